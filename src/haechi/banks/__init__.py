@@ -1,0 +1,1 @@
+"""Banks: named lists of hashes of known media, with metadata per entry."""

@@ -1,0 +1,1 @@
+"""The ``haechi`` command line: one module per verb, each a thin adapter over Engine."""

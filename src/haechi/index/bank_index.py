@@ -1,0 +1,215 @@
+"""The in-memory near-duplicate indexes of all banks, kept in step with the store.
+
+The store is the truth; the index files are a cache of it up to a change-feed sequence
+number (the watermark). On start the files are loaded and the feed is replayed from the
+watermark, so a restart costs a file load, not a rebuild, and several processes (CLI
+invocations, API replicas) converge on the same state by reading the same feed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from haechi.index.pdq_index import PdqIndex
+from haechi.signals.vpdq import parse_compact
+from haechi.store.db import Database
+from haechi.store.models import BankEntry, EntryChange
+
+log = logging.getLogger(__name__)
+
+_BATCH = 50_000
+
+
+def _frame_hashes(value: str) -> list[str]:
+    return list(dict.fromkeys(f.pdq for f in parse_compact(value)))
+
+
+class BankIndexes:
+    """PDQ entries and vPDQ frames, each keyed by bank entry id."""
+
+    def __init__(self, db: Database, directory: Path, *, refresh_seconds: float = 0.5,
+                 save_after_changes: int = 50_000) -> None:
+        self.db = db
+        self.directory = directory
+        self.refresh_seconds = refresh_seconds
+        self.save_after_changes = save_after_changes
+        self.pdq = PdqIndex()
+        self.frames = PdqIndex()
+        self.seq = 0
+        self.saved_seq = -1
+        self.ready = False
+        self.loaded_from: str = "nothing"
+        self._last_refresh = 0.0
+        self._lock = threading.RLock()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load saved files if they are usable, else rebuild from the store; then catch up."""
+        with self._lock:
+            started = time.perf_counter()
+            try:
+                pdq = PdqIndex.load(self.directory / "pdq")
+                frames = PdqIndex.load(self.directory / "vpdq")
+                if pdq.watermark != frames.watermark:
+                    raise ValueError("pdq and vpdq index files are from different moments")
+                if pdq.watermark > self._max_seq():
+                    raise ValueError("index files are newer than the database")
+                self.pdq, self.frames, self.seq = pdq, frames, pdq.watermark
+                self.saved_seq = self.seq
+                self.loaded_from = "files"
+            except (FileNotFoundError, ValueError) as exc:
+                if not isinstance(exc, FileNotFoundError):
+                    log.warning("rebuilding the index from the store: %s", exc)
+                self._rebuild()
+                self.loaded_from = "store"
+            self.refresh(force=True)
+            self.ready = True
+            log.info("index ready from %s in %.2fs: %d pdq, %d vpdq frames",
+                     self.loaded_from, time.perf_counter() - started, len(self.pdq),
+                     len(self.frames))
+
+    def _max_seq(self) -> int:
+        with self.db.session() as s:
+            return s.scalar(select(func.max(EntryChange.seq))) or 0
+
+    def _rebuild(self) -> None:
+        # Read the watermark first: anything changed after it is replayed by refresh(),
+        # and replaying an "add" for a row already loaded is harmless (keys are replaced).
+        seq = self._max_seq()
+        pdq_values, pdq_keys = self._enabled_values("pdq")
+        self.pdq = PdqIndex.build(pdq_values, pdq_keys)
+        video_values, video_keys = self._enabled_values("vpdq")
+        frame_hashes: list[str] = []
+        frame_keys: list[int] = []
+        for key, value in zip(video_keys, video_values, strict=True):
+            hashes = _frame_hashes(value)
+            frame_hashes.extend(hashes)
+            frame_keys.extend([key] * len(hashes))
+        self.frames = PdqIndex.build(frame_hashes, frame_keys)
+        self.seq = seq
+
+    def _enabled_values(self, signal: str) -> tuple[list[str], list[int]]:
+        values: list[str] = []
+        keys: list[int] = []
+        last = 0
+        with self.db.session() as s:
+            while True:
+                rows = s.execute(
+                    select(BankEntry.id, BankEntry.value)
+                    .where(BankEntry.signal == signal, BankEntry.enabled.is_(True),
+                           BankEntry.id > last)
+                    .order_by(BankEntry.id).limit(_BATCH)
+                ).all()
+                if not rows:
+                    return values, keys
+                for entry_id, value in rows:
+                    keys.append(entry_id)
+                    values.append(value)
+                last = rows[-1][0]
+
+    def save(self) -> None:
+        with self._lock:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.pdq.watermark = self.frames.watermark = self.seq
+            self.pdq.save(self.directory / "pdq")
+            self.frames.save(self.directory / "vpdq")
+            self.saved_seq = self.seq
+
+    # -- keeping up ----------------------------------------------------------------
+
+    def refresh(self, *, force: bool = False) -> int:
+        """Apply changes made since the last refresh (by this or any other process)."""
+        now = time.monotonic()
+        if not force and now - self._last_refresh < self.refresh_seconds:
+            return 0
+        applied = 0
+        with self._lock:
+            while True:
+                with self.db.session() as s:
+                    changes = s.execute(
+                        select(EntryChange.seq, EntryChange.entry_id, EntryChange.signal,
+                               EntryChange.op)
+                        .where(EntryChange.seq > self.seq).order_by(EntryChange.seq)
+                        .limit(_BATCH)
+                    ).all()
+                    if not changes:
+                        break
+                    final: dict[tuple[str, int], str] = {}
+                    for _seq, entry_id, signal, op in changes:
+                        final[(signal, entry_id)] = op
+                    self._apply(s, final)
+                self.seq = changes[-1][0]
+                applied += len(changes)
+            self._last_refresh = now
+            if self.seq - self.saved_seq >= self.save_after_changes:
+                self.save()
+        return applied
+
+    def _apply(self, session: object, final: dict[tuple[str, int], str]) -> None:
+        from sqlalchemy.orm import Session
+
+        assert isinstance(session, Session)
+        for signal, index in (("pdq", self.pdq), ("vpdq", self.frames)):
+            ids = [i for (sig, i) in final if sig == signal]
+            if not ids:
+                continue
+            # Replace, never duplicate: drop every touched key, then re-add the live ones.
+            index.remove_keys(ids)
+            live: list[tuple[int, str]] = []
+            for start in range(0, len(ids), 1000):
+                live.extend(session.execute(
+                    select(BankEntry.id, BankEntry.value).where(
+                        BankEntry.id.in_(ids[start:start + 1000]), BankEntry.enabled.is_(True)
+                    )
+                ).tuples())
+            live = [(i, v) for i, v in live if final[(signal, i)] == "add"]
+            if not live:
+                continue
+            if signal == "pdq":
+                index.add([v for _, v in live], [i for i, _ in live])
+            else:
+                hashes: list[str] = []
+                keys: list[int] = []
+                for i, v in live:
+                    frame_hashes = _frame_hashes(v)
+                    hashes.extend(frame_hashes)
+                    keys.extend([i] * len(frame_hashes))
+                index.add(hashes, keys)
+
+    # -- queries -------------------------------------------------------------------
+
+    def query_pdq(self, hashes: Sequence[str], threshold: int) -> dict[int, tuple[int, int]]:
+        """Best (distance, index of the query hash) per entry id within ``threshold``."""
+        best: dict[int, tuple[int, int]] = {}
+        with self._lock:
+            results = self.pdq.query_many(list(hashes), threshold)
+        for qi, hits in enumerate(results):
+            for key, distance in hits:
+                if key not in best or distance < best[key][0]:
+                    best[key] = (distance, qi)
+        return best
+
+    def query_frames(self, hashes: Iterable[str], threshold: int) -> set[int]:
+        hashes = list(hashes)
+        if not hashes:
+            return set()
+        with self._lock:
+            results = self.frames.query_many(hashes, threshold)
+        return {key for hits in results for key, _ in hits}
+
+    def status(self) -> dict[str, object]:
+        return {
+            "ready": self.ready,
+            "loaded_from": self.loaded_from,
+            "seq": self.seq,
+            "saved_seq": self.saved_seq,
+            "pdq_entries": len(self.pdq),
+            "vpdq_frames": len(self.frames),
+        }

@@ -1,0 +1,123 @@
+"""The objects every interface returns: the library, the CLI's JSON and the HTTP API.
+
+They are pydantic models so the API documents them and the CLI serialises them the same
+way; nothing else defines their shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Decision = Literal["block", "allow", "error"]
+BankKind = Literal["block", "allow"]
+
+
+class BankInfo(BaseModel):
+    id: int
+    name: str
+    description: str
+    kind: BankKind
+    enabled: bool
+    pdq_threshold: int
+    pdq_min_quality: int
+    video_match_percent: float
+    created_at: datetime
+    entry_count: int = 0
+
+
+class EntryMetadata(BaseModel):
+    """What a bank keeps about where an entry came from."""
+
+    source: str = Field(default="", max_length=200)
+    category: str = Field(default="", max_length=100)
+    note: str = Field(default="", max_length=10_000)
+    added_by: str = Field(default="", max_length=200)
+    external_id: str = Field(default="", max_length=200)
+
+
+class EntryInfo(EntryMetadata):
+    id: int
+    bank: str
+    signal: str
+    signal_version: int
+    value: str
+    quality: int | None
+    enabled: bool
+    added_at: datetime
+
+
+class MediaInfo(BaseModel):
+    kind: str
+    format: str
+    bytes: int
+    width: int
+    height: int
+    duration_s: float | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class HashValue(BaseModel):
+    signal: str
+    version: int
+    value: str
+    quality: int | None = None
+
+
+class Match(BaseModel):
+    bank: str
+    bank_kind: BankKind
+    entry_id: int
+    signal: str
+    #: Hamming distance (PDQ), 0 for exact digests; None for videos.
+    distance: int | None = None
+    #: PDQ: the rotation or flip of the upload that matched ("original" when none).
+    transform: str | None = None
+    #: vPDQ: percent of the upload's frames found in the entry, and the reverse.
+    query_share: float | None = None
+    entry_share: float | None = None
+    threshold: float | None = None
+    entry: EntryInfo
+
+
+class ScanError(BaseModel):
+    code: str
+    message: str
+
+
+class ScanResult(BaseModel):
+    name: str | None = None
+    media: MediaInfo | None = None
+    hashes: list[HashValue] = Field(default_factory=list)
+    matches: list[Match] = Field(default_factory=list)
+    decision: Decision
+    reason: str
+    error: ScanError | None = None
+    #: Index state the decision was made against: the last change-feed sequence applied.
+    index_seq: int = 0
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class HashResult(BaseModel):
+    name: str | None = None
+    media: MediaInfo | None = None
+    hashes: list[HashValue] = Field(default_factory=list)
+    error: ScanError | None = None
+
+
+class ImportReport(BaseModel):
+    bank: str
+    added: int = 0
+    duplicates: int = 0
+    errors: list[str] = Field(default_factory=list)
+
+
+class ApiKeyInfo(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    role: str
+    created_at: datetime
+    revoked: bool

@@ -1,0 +1,100 @@
+"""Tables. Every change to a bank entry appends to ``entry_changes`` so in-memory
+indexes (in this process or in another replica) can catch up by sequence number."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Bank(Base):
+    __tablename__ = "banks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: "block": a match blocks the upload; "allow": a match overrides every block.
+    kind: Mapped[str] = mapped_column(String(16), default="block")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    pdq_threshold: Mapped[int] = mapped_column(Integer, default=31)
+    pdq_min_quality: Mapped[int] = mapped_column(Integer, default=50)
+    video_match_percent: Mapped[float] = mapped_column(Float, default=80.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    entries: Mapped[list[BankEntry]] = relationship(
+        back_populates="bank", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class BankEntry(Base):
+    __tablename__ = "bank_entries"
+    __table_args__ = (
+        UniqueConstraint("bank_id", "signal", "lookup", name="uq_entry_bank_signal_lookup"),
+        Index("ix_entry_signal_lookup", "signal", "lookup"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
+    signal: Mapped[str] = mapped_column(String(40))
+    signal_version: Mapped[int] = mapped_column(Integer, default=1)
+    value: Mapped[str] = mapped_column(Text)
+    #: Exact-match key: the value itself for digests and PDQ, a SHA-256 of it for vPDQ.
+    lookup: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    category: Mapped[str] = mapped_column(String(100), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str] = mapped_column(String(200), default="")
+    external_id: Mapped[str] = mapped_column(String(200), default="")
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    bank: Mapped[Bank] = relationship(back_populates="entries")
+
+
+class EntryChange(Base):
+    """Append-only feed of index-relevant changes: op is "add" or "remove"."""
+
+    __tablename__ = "entry_changes"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(Integer, index=True)
+    signal: Mapped[str] = mapped_column(String(40))
+    op: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: The first characters of the key, stored in clear so a key can be found and named.
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    #: SHA-256 of the whole key; keys are 256-bit random, so a slow hash adds nothing.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -252,7 +252,7 @@ class Engine:
         if media.kind is MediaKind.IMAGE and (query.pdq_quality or 0) < MIN_QUALITY:
             result.reason += (f" (pdq quality {query.pdq_quality} is below {MIN_QUALITY}: "
                               "only identical copies can match)")
-        timings["total_ms"] = _ms(t0)
+        result.timings_ms["total_ms"] = _ms(t0)
         return result
 
     def scan_path(self, path: Path) -> ScanResult:

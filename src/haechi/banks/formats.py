@@ -97,7 +97,9 @@ def _rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, object]]]:
         raise InvalidRequestError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def parse_entries(text: str, fmt: str, *, skip_invalid: bool = False) -> tuple[list[NewEntry], list[str]]:
+def parse_entries(
+    text: str, fmt: str, *, skip_invalid: bool = False
+) -> tuple[list[NewEntry], list[str]]:
     """All entries of ``text``. Any invalid line fails the whole import unless skipped,
     so a typo never leaves a bank half-imported."""
     entries: list[NewEntry] = []

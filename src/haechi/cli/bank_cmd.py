@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from haechi.banks.service import NewEntry
 from haechi.cli import output
@@ -134,8 +135,8 @@ def add(
                 entries = eng.add_media(bank, eng.read_file(f), name=str(f), metadata=meta)
             except MediaError as exc:  # one bad file must not stop the others
                 failures += 1
-                err_console.print(f"[yellow]skipped[/] {f}: [{exc.code}] {exc.message}",
-                                  highlight=False)
+                why = escape(f"{f}: [{exc.code}] {exc.message}")
+                err_console.print(f"[yellow]skipped[/] {why}", highlight=False)
                 continue
             added += len(entries)
             for e in entries:
@@ -163,7 +164,7 @@ def import_(
     output.console.print(f"imported {report.added} entries into '{bank}', "
                          f"{report.duplicates} already present", highlight=False)
     for e in report.errors:
-        err_console.print(f"[yellow]skipped[/] {e}", highlight=False)
+        err_console.print(f"[yellow]skipped[/] {escape(e)}", highlight=False)
 
 
 @app.command("export")

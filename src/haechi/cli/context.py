@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from haechi.config import Settings
 from haechi.engine import Engine
@@ -55,7 +56,8 @@ def engine(ctx: typer.Context, *, load_index: bool = True) -> Iterator[Engine]:
 
 
 def fail(exc: HaechiError) -> typer.Exit:
-    err_console.print(f"[bold red]error[/] [{exc.code}] {exc.message}", highlight=False)
+    err_console.print(f"[bold red]error[/] {escape(f'[{exc.code}] {exc.message}')}",
+                      highlight=False)
     raise typer.Exit(2)
 
 

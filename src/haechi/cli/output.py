@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from haechi.results import BankInfo, EntryInfo, HashResult, ScanResult
@@ -21,7 +22,7 @@ def scan_table(results: Sequence[ScanResult]) -> Table:
     table.add_column("reason", overflow="fold")
     for r in results:
         style = _DECISION_STYLE.get(r.decision, "")
-        table.add_row(r.name or "-", f"[{style}]{r.decision}[/]", r.reason)
+        table.add_row(escape(r.name or "-"), f"[{style}]{r.decision}[/]", escape(r.reason))
     return table
 
 
@@ -33,7 +34,7 @@ def hash_table(results: Sequence[HashResult]) -> Table:
     table.add_column("quality")
     for r in results:
         if r.error:
-            table.add_row(r.name or "-", "error", f"[{r.error.code}] {r.error.message}", "")
+            table.add_row(r.name or "-", "error", escape(f"[{r.error.code}] {r.error.message}"), "")
             continue
         for h in r.hashes:
             value = h.value if len(h.value) <= 80 else h.value[:77] + "..."

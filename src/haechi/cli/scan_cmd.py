@@ -31,15 +31,15 @@ def expand(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _progress(total: int, as_json: bool) -> Progress | None:
-    if total < _PROGRESS_FROM or not err_console.is_terminal and not as_json:
+def _progress(total: int) -> Progress | None:
+    if total < _PROGRESS_FROM or not err_console.is_terminal:
         return None
     return Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
                     TimeRemainingColumn(), console=err_console, transient=True)
 
 
 def _each(files: list[Path], as_json: bool) -> Iterator[Path]:
-    progress = _progress(len(files), as_json)
+    progress = _progress(len(files))
     if progress is None:
         yield from files
         return

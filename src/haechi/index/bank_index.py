@@ -164,11 +164,11 @@ class BankIndexes:
             index.remove_keys(ids)
             live: list[tuple[int, str]] = []
             for start in range(0, len(ids), 1000):
-                live.extend(session.execute(
+                live.extend((row[0], row[1]) for row in session.execute(
                     select(BankEntry.id, BankEntry.value).where(
                         BankEntry.id.in_(ids[start:start + 1000]), BankEntry.enabled.is_(True)
                     )
-                ).tuples())
+                ))
             live = [(i, v) for i, v in live if final[(signal, i)] == "add"]
             if not live:
                 continue

@@ -132,13 +132,13 @@ def _decode_image(media: Media, limits: Limits) -> None:
                 media.warnings.append("animated: hashed the first frame")
             img.seek(0)
             img.load()
-            img = ImageOps.exif_transpose(img) or img
-            media._image = img.convert("RGB")
+            upright = ImageOps.exif_transpose(img) or img
+            media._image = upright.convert("RGB")
     except MediaError:
         raise
     except OSError as exc:
         text = str(exc)
-        if "truncated" in text or "premature end" in text.lower():
+        if "truncated" in text.lower() or "premature end" in text.lower():
             raise MediaError(f"the image is truncated: {text}", code="truncated_media") from exc
         raise MediaError(f"the image could not be decoded: {text}", code="corrupt_media") from exc
     except (ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:

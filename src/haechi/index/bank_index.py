@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from haechi.index.pdq_index import PdqIndex
 from haechi.signals.vpdq import parse_compact
@@ -47,44 +48,49 @@ class BankIndexes:
         self.loaded_from: str = "nothing"
         self._last_refresh = 0.0
         self._lock = threading.RLock()
+        self._refresh_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------
 
     def load(self) -> None:
-        """Load saved files if they are usable, else rebuild from the store; then catch up."""
+        """Load saved files if they are usable, else rebuild from the store; then catch up.
+
+        The new indexes are built aside and swapped in, so the lock is held only for the
+        swap and never across database reads.
+        """
+        started = time.perf_counter()
+        try:
+            pdq = PdqIndex.load(self.directory / "pdq")
+            frames = PdqIndex.load(self.directory / "vpdq")
+            if pdq.watermark != frames.watermark:
+                raise ValueError("pdq and vpdq index files are from different moments")
+            if pdq.watermark > self._max_seq():
+                raise ValueError("index files are newer than the database")
+            seq, source = pdq.watermark, "files"
+        except (FileNotFoundError, ValueError) as exc:
+            if not isinstance(exc, FileNotFoundError):
+                log.warning("rebuilding the index from the store: %s", exc)
+            pdq, frames, seq = self._rebuild()
+            source = "store"
         with self._lock:
-            started = time.perf_counter()
-            try:
-                pdq = PdqIndex.load(self.directory / "pdq")
-                frames = PdqIndex.load(self.directory / "vpdq")
-                if pdq.watermark != frames.watermark:
-                    raise ValueError("pdq and vpdq index files are from different moments")
-                if pdq.watermark > self._max_seq():
-                    raise ValueError("index files are newer than the database")
-                self.pdq, self.frames, self.seq = pdq, frames, pdq.watermark
-                self.saved_seq = self.seq
-                self.loaded_from = "files"
-            except (FileNotFoundError, ValueError) as exc:
-                if not isinstance(exc, FileNotFoundError):
-                    log.warning("rebuilding the index from the store: %s", exc)
-                self._rebuild()
-                self.loaded_from = "store"
-            self.refresh(force=True)
-            self.ready = True
-            log.info("index ready from %s in %.2fs: %d pdq, %d vpdq frames",
-                     self.loaded_from, time.perf_counter() - started, len(self.pdq),
-                     len(self.frames))
+            self.pdq, self.frames, self.seq = pdq, frames, seq
+            self.saved_seq = seq if source == "files" else -1
+            self.loaded_from = source
+        self.refresh(force=True)
+        self.ready = True
+        log.info("index ready from %s in %.2fs: %d pdq, %d vpdq frames", source,
+                 time.perf_counter() - started, len(self.pdq), len(self.frames))
 
     def _max_seq(self) -> int:
         with self.db.session() as s:
             return s.scalar(select(func.max(EntryChange.seq))) or 0
 
-    def _rebuild(self) -> None:
+    def _rebuild(self) -> tuple[PdqIndex, PdqIndex, int]:
         # Read the watermark first: anything changed after it is replayed by refresh(),
         # and replaying an "add" for a row already loaded is harmless (keys are replaced).
         seq = self._max_seq()
         pdq_values, pdq_keys = self._enabled_values("pdq")
-        self.pdq = PdqIndex.build(pdq_values, pdq_keys)
+        pdq = PdqIndex.build(pdq_values, pdq_keys)
         video_values, video_keys = self._enabled_values("vpdq")
         frame_hashes: list[str] = []
         frame_keys: list[int] = []
@@ -92,8 +98,7 @@ class BankIndexes:
             hashes = _frame_hashes(value)
             frame_hashes.extend(hashes)
             frame_keys.extend([key] * len(hashes))
-        self.frames = PdqIndex.build(frame_hashes, frame_keys)
-        self.seq = seq
+        return pdq, PdqIndex.build(frame_hashes, frame_keys), seq
 
     def _enabled_values(self, signal: str) -> tuple[list[str], list[int]]:
         values: list[str] = []
@@ -125,12 +130,21 @@ class BankIndexes:
     # -- keeping up ----------------------------------------------------------------
 
     def refresh(self, *, force: bool = False) -> int:
-        """Apply changes made since the last refresh (by this or any other process)."""
+        """Apply changes made since the last refresh (by this or any other process).
+
+        Database reads happen outside the index lock, and the lock is never held while
+        waiting for a connection: scans hold a connection while they query the index, so
+        the opposite order could deadlock a full connection pool.
+        """
         now = time.monotonic()
         if not force and now - self._last_refresh < self.refresh_seconds:
             return 0
+        # One refresher at a time; others go on with the index as it is, unless forced
+        # (a writer in this process wants its own change visible before returning).
+        if not self._refresh_lock.acquire(blocking=force):
+            return 0
         applied = 0
-        with self._lock:
+        try:
             while True:
                 with self.db.session() as s:
                     changes = s.execute(
@@ -144,40 +158,48 @@ class BankIndexes:
                     final: dict[tuple[str, int], str] = {}
                     for _seq, entry_id, signal, op in changes:
                         final[(signal, entry_id)] = op
-                    self._apply(s, final)
-                self.seq = changes[-1][0]
+                    live = self._live_values(s, final)
+                with self._lock:
+                    self._apply(final, live)
+                    self.seq = changes[-1][0]
                 applied += len(changes)
             self._last_refresh = now
             if self.seq - self.saved_seq >= self.save_after_changes:
                 self.save()
+        finally:
+            self._refresh_lock.release()
         return applied
 
-    def _apply(self, session: object, final: dict[tuple[str, int], str]) -> None:
-        from sqlalchemy.orm import Session
+    @staticmethod
+    def _live_values(session: Session, final: dict[tuple[str, int], str]) -> dict[int, str]:
+        """Current values of the touched entries that should be in the index."""
+        ids = [i for (_sig, i), op in final.items() if op == "add"]
+        live: dict[int, str] = {}
+        for start in range(0, len(ids), 1000):
+            for entry_id, value in session.execute(
+                select(BankEntry.id, BankEntry.value).where(
+                    BankEntry.id.in_(ids[start:start + 1000]), BankEntry.enabled.is_(True)
+                )
+            ):
+                live[entry_id] = value
+        return live
 
-        assert isinstance(session, Session)
+    def _apply(self, final: dict[tuple[str, int], str], live: dict[int, str]) -> None:
         for signal, index in (("pdq", self.pdq), ("vpdq", self.frames)):
             ids = [i for (sig, i) in final if sig == signal]
             if not ids:
                 continue
             # Replace, never duplicate: drop every touched key, then re-add the live ones.
             index.remove_keys(ids)
-            live: list[tuple[int, str]] = []
-            for start in range(0, len(ids), 1000):
-                live.extend((row[0], row[1]) for row in session.execute(
-                    select(BankEntry.id, BankEntry.value).where(
-                        BankEntry.id.in_(ids[start:start + 1000]), BankEntry.enabled.is_(True)
-                    )
-                ))
-            live = [(i, v) for i, v in live if final[(signal, i)] == "add"]
-            if not live:
+            keep = [(i, live[i]) for i in ids if final[(signal, i)] == "add" and i in live]
+            if not keep:
                 continue
             if signal == "pdq":
-                index.add([v for _, v in live], [i for i, _ in live])
+                index.add([v for _, v in keep], [i for i, _ in keep])
             else:
                 hashes: list[str] = []
                 keys: list[int] = []
-                for i, v in live:
+                for i, v in keep:
                     frame_hashes = _frame_hashes(v)
                     hashes.extend(frame_hashes)
                     keys.extend([i] * len(frame_hashes))

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     max_video_seconds: float = Field(default=Limits.max_video_seconds, gt=0)
     max_video_frames: int = Field(default=Limits.max_video_frames, gt=0)
     video_seconds_per_hash: float = Field(default=Limits.video_seconds_per_hash, gt=0)
+    working_short_side: int = Field(default=Limits.working_short_side, ge=0)
 
     #: How stale the in-memory index may be before a scan first reads the change feed.
     index_refresh_seconds: float = Field(default=0.5, ge=0)
@@ -43,4 +44,5 @@ class Settings(BaseSettings):
             max_video_seconds=self.max_video_seconds,
             max_video_frames=self.max_video_frames,
             video_seconds_per_hash=self.video_seconds_per_hash,
+            working_short_side=self.working_short_side,
         )

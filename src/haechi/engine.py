@@ -97,11 +97,14 @@ class Engine:
 
     # -- entries -------------------------------------------------------------------
 
-    def add_hashes(self, bank: str, entries: Iterable[NewEntry]) -> ImportReport:
+    def add_hashes(self, bank: str, entries: Iterable[NewEntry], *,
+                   return_entries: bool = False) -> ImportReport:
+        """Add raw hashes in one transaction: all of them, or none if one is invalid."""
         with self.db.session() as s:
             added, duplicates = service.add_entries(s, bank_name=bank, entries=entries)
         self.indexes.refresh(force=True)
-        return ImportReport(bank=bank, added=len(added), duplicates=duplicates)
+        return ImportReport(bank=bank, added=len(added), duplicates=duplicates,
+                            entries=added if return_entries else [])
 
     def add_hash(self, bank: str, signal: str, value: str, *, quality: int | None = None,
                  metadata: EntryMetadata | None = None) -> EntryInfo | None:

@@ -30,6 +30,11 @@ class MediaError(HaechiError):
     code = "media_error"
     http_status = 422
 
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        if self.code == "too_large":
+            self.http_status = 413
+
 
 class InvalidHashError(HaechiError):
     """A hash string that does not parse for its signal type."""

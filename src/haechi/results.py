@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 Decision = Literal["block", "allow", "error"]
 BankKind = Literal["block", "allow"]
@@ -28,6 +28,13 @@ class BankInfo(BaseModel):
     entry_count: int = 0
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and no legitimate metadata needs it.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 class EntryMetadata(BaseModel):
     """What a bank keeps about where an entry came from."""
 
@@ -36,6 +43,11 @@ class EntryMetadata(BaseModel):
     note: str = Field(default="", max_length=10_000)
     added_by: str = Field(default="", max_length=200)
     external_id: str = Field(default="", max_length=200)
+
+    @field_validator("source", "category", "note", "added_by", "external_id")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _no_nul(value)
 
 
 class EntryInfo(EntryMetadata):
@@ -112,6 +124,8 @@ class ImportReport(BaseModel):
     added: int = 0
     duplicates: int = 0
     errors: list[str] = Field(default_factory=list)
+    #: The entries created (empty for bulk imports, which can be large).
+    entries: list[EntryInfo] = Field(default_factory=list)
 
 
 class ApiKeyInfo(BaseModel):

@@ -82,6 +82,8 @@ def create_bank(
     session: Session, *, name: str, kind: str = "block", description: str = "",
     pdq_threshold: int = 31, pdq_min_quality: int = 50, video_match_percent: float = 80.0,
 ) -> BankInfo:
+    if "\x00" in description:
+        raise InvalidRequestError("the description must not contain NUL characters")
     if not name or len(name) > 100 or not BANK_NAME_CHARS.issuperset(name):
         raise InvalidRequestError(
             "a bank name is 1-100 characters from letters, digits, '_', '-' and '.'"
@@ -108,6 +110,8 @@ def update_bank(session: Session, *, name: str, **changes: object) -> BankInfo:
     validate_bank_settings(**{k: v for k, v in changes.items()  # type: ignore[arg-type]
                               if k in ("kind", "pdq_threshold", "pdq_min_quality",
                                        "video_match_percent") and v is not None})
+    if "\x00" in str(changes.get("description") or ""):
+        raise InvalidRequestError("the description must not contain NUL characters")
     for key, value in changes.items():
         if value is not None:
             setattr(bank, key, value)

@@ -5,11 +5,28 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
+
+# System libraries for the interoperability tests: Meta's vpdq builds against FFmpeg's
+# development files. Installed when this runs as root on Debian (as CI does); elsewhere
+# the tests that need them are skipped and say so.
+APT_PACKAGES="pkg-config libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev"
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    missing=""
+    for p in $APT_PACKAGES; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+    done
+    if [ -n "$missing" ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    fi
+fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev,bench]'
+.venv/bin/python -m pip install --quiet -e '.[dev,bench,heic]'
+.venv/bin/python -m pip install --quiet -e '.[interop]' \
+    || echo "Meta's vpdq did not build (FFmpeg -dev libraries missing?): its interop test will be skipped"
 
 # The suite runs every store test against PostgreSQL too; start the server if this
 # machine has one that is stopped.

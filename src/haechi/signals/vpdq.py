@@ -8,9 +8,9 @@ Interoperable with Meta's tools in both directions:
   ``<frame number>,<quality>,<pdq hex>,<timestamp>`` line per frame, and
   :func:`write_cli_format` writes it.
 
-Frames are decoded with PyAV and hashed with the same PDQ as images; Meta's C++ tool
-scales frames through FFmpeg's filters instead, so hashes of the same video from the two
-tools differ by a few bits per frame, well inside the matching distance.
+Frames are decoded with PyAV and hashed at full resolution with the same PDQ as images,
+sampled at the same frames as Meta's tool; on the test clips the two give identical
+hashes (``tests/test_signals.py`` checks agreement whenever Meta's ``vpdq`` is installed).
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ from haechi.signals.base import Comparison, Signal, SignalExample, SignalValue
 from haechi.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY, PdqSignal, pdq_of_rgb
 
 DEFAULT_MATCH_PERCENT = 80.0
-#: Frames are shrunk to this many pixels on the long side before hashing: PDQ reduces
-#: every frame to 64x64 anyway, and full-HD frames would dominate the cost.
-_FRAME_LONG_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -148,8 +145,7 @@ class VpdqSignal(Signal):
     def compute(self, media: Media) -> SignalValue:
         features = []
         for frame in media.frames():
-            rgb = _shrink(frame.rgb)
-            pdq_hex, quality = pdq_of_rgb(rgb)
+            pdq_hex, quality = pdq_of_rgb(frame.rgb)
             features.append(VpdqFeature(pdq_hex, quality, round(frame.timestamp, 3),
                                         frame.number))
         usable = [f for f in features if f.quality >= MIN_QUALITY]
@@ -190,14 +186,3 @@ class VpdqSignal(Signal):
             SignalExample(full, few, False),
         ]
 
-
-def _shrink(rgb: np.ndarray) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    long_side = max(h, w)
-    if long_side <= _FRAME_LONG_SIDE:
-        return rgb
-    from PIL import Image
-
-    scale = _FRAME_LONG_SIDE / long_side
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))

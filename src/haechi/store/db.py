@@ -49,7 +49,9 @@ class Database:
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+            # Each domain (banks, evidence, tracking, moderation, ...) keeps its own
+            # branch of migrations from the first revision, so upgrade every head.
+            command.upgrade(cfg, "heads")
 
     @contextmanager
     def session(self) -> Iterator[Session]:

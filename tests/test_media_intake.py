@@ -21,6 +21,7 @@ from fixtures_media import (
     encode,
     gif_bomb_header,
     make_image,
+    make_photo,
     make_video,
     png_bomb_header,
     tiff_bomb_header,
@@ -117,6 +118,34 @@ def test_animated_gif_hashes_the_first_frame_with_a_warning() -> None:
     assert "animated: hashed the first frame" in media.warnings
     single = load_media(encode(first, "gif"))
     assert np.array_equal(media.rgb, single.rgb)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+@pytest.mark.parametrize("size", [(2400, 1800), (1100, 2100)])
+def test_large_images_report_their_declared_size(fmt: str, size: tuple[int, int]) -> None:
+    """Large pictures may be hashed at a reduced working size; what is reported stays the
+    file's own size, and the working copy keeps the aspect and a short side PDQ can use."""
+    media = load_media(encode(make_photo(1, size), fmt))
+    assert (media.width, media.height) == size
+    h, w = media.rgb.shape[:2]
+    assert min(w, h) >= Limits().working_short_side
+    assert w / h == pytest.approx(size[0] / size[1], rel=0.01)
+    assert media.working_size == (w, h)
+
+
+def test_large_exif_rotated_jpeg() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    media = load_media(encode(make_photo(2, (2400, 1600)), "jpeg", exif=exif))
+    assert (media.width, media.height) == (1600, 2400)
+    h, w = media.rgb.shape[:2]
+    assert h > w, "the working copy is upright too"
+
+
+def test_full_resolution_when_working_size_is_off() -> None:
+    data = encode(make_photo(3, (2400, 1600)), "jpeg")
+    media = load_media(data, limits=Limits(working_short_side=0))
+    assert media.rgb.shape == (1600, 2400, 3)
 
 
 @pytest.mark.parametrize(
@@ -297,7 +326,12 @@ def test_jpeg_with_a_broken_huffman_table_is_corrupt() -> None:
 
 
 def test_bmp_with_a_bad_header_is_corrupt() -> None:
-    assert error_code(b"BM" + b"\0" * 20) == "corrupt_media"
+    real = encode(make_image(4, SIZE), "bmp")
+    # A real bitmap header whose pixel data and info block are cut: recognised, not readable.
+    assert error_code(real[:30]) in {"corrupt_media", "truncated_media"}
+    # "BM" followed by anything but a DIB header is text or noise, not a bitmap.
+    assert error_code(b"BM" + b"\0" * 20) == "unsupported_format"
+    assert error_code(b"BMW sold 3 cars today") == "unsupported_format"
 
 
 # -- decompression bombs ---------------------------------------------------------------------
@@ -412,6 +446,19 @@ def test_truncated_webm_never_escapes() -> None:
     data = video_bytes("webm", seconds=4.0)
     code = error_code(data[: len(data) // 2])
     assert code in ("ok", "corrupt_media", "truncated_media")
+
+
+def test_cut_video_that_still_decodes_says_it_is_truncated() -> None:
+    data = video_bytes("webm", seconds=8.0)
+    media = load_media(data[: len(data) // 3])
+    if media.duration_s is None:
+        pytest.skip("this cut lost the declared duration; nothing to compare against")
+    frames = list(media.frames())
+    assert frames, "a third of the clip still holds frames"
+    assert any(w.startswith("truncated:") for w in media.warnings), media.warnings
+    whole = load_media(data)
+    list(whole.frames())
+    assert not any(w.startswith("truncated:") for w in whole.warnings)
 
 
 def test_file_without_a_video_stream() -> None:

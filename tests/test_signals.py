@@ -376,25 +376,37 @@ def test_vpdq_compute_refuses_images() -> None:
     assert exc.value.code == "wrong_media_kind"
 
 
-def test_vpdq_hashes_agree_with_metas_vpdq_tool(tmp_path: Path) -> None:
-    """Hashes of the same video from Meta's vpdq and from Haechi match each other both
-    ways, and Meta's CLI file format round-trips, so banks can be shared either way."""
-    try:
-        import vpdq
-    except ImportError as exc:
-        pytest.skip(f"needs Meta's 'vpdq' package (built against FFmpeg's -dev libraries): {exc}")
-    data = make_video(23, seconds=4.0, fps=24, size=(640, 480))
-    path = tmp_path / "clip.mp4"
+@pytest.mark.parametrize(
+    ("size", "container", "fps"),
+    [((640, 480), "mp4", 24), ((1280, 720), "mp4", 10), ((320, 240), "webm", 10)],
+)
+def test_vpdq_hashes_agree_with_metas_vpdq_tool(size: tuple[int, int], container: str,
+                                                fps: int, tmp_path: Path) -> None:
+    """Hashes of the same video from Meta's vpdq and from Haechi are identical (same
+    frames sampled, same PDQ) and match both ways; Meta's CLI file format and
+    python-threatexchange's serialisation of its result both read here, so banks can be
+    shared either way."""
+    vpdq = pytest.importorskip(
+        "vpdq", reason="needs Meta's 'vpdq' package (built against FFmpeg's -dev libraries)")
+    data = make_video(23, seconds=4.0, fps=fps, size=size, container=container)
+    path = tmp_path / f"clip.{container}"
     path.write_bytes(data)
+    raw = vpdq.computeHash(str(path), seconds_per_hash=1.0)
     theirs = [VpdqFeature(f.hex, f.quality, round(f.timestamp, 3), f.frame_number)
-              for f in vpdq.computeHash(str(path), seconds_per_hash=1.0)]
+              for f in raw]
     ours = get_signal("vpdq").compute(load_media(data)).value
-    # Same frames sampled, same PDQ: the hashes are identical, not merely close.
-    assert [(f.pdq, f.quality) for f in parse_compact(ours)] == [
-        (f.pdq, f.quality) for f in theirs]
+    assert [(f.pdq, f.quality, f.timestamp) for f in parse_compact(ours)] == [
+        (f.pdq, f.quality, f.timestamp) for f in theirs]
     signal = get_signal("vpdq")
     from_meta = signal.parse(write_cli_format(theirs))
     forward = signal.compare(ours, from_meta)
     backward = signal.compare(from_meta, ours)
     assert forward.matched and backward.matched, (forward, backward)
     assert forward.query_share == 100.0 and backward.query_share == 100.0
+    try:
+        from threatexchange.extensions.vpdq import vpdq_util
+    except ImportError:
+        return
+    te_value = vpdq_util.vpdq_to_json(
+        [vpdq_util.VpdqCompactFeature.from_vpdq_feature(f) for f in raw])
+    assert signal.compare(ours, signal.parse(te_value)).query_share == 100.0

@@ -74,7 +74,8 @@ class Media:
         """Frames sampled every ``limits.video_seconds_per_hash`` seconds."""
         if self.kind is not MediaKind.VIDEO:
             raise MediaError("not a video", code="wrong_media_kind")
-        return video_io.sample_frames(self.data, self.limits)
+        return video_io.sample_frames(self.data, self.limits, expected_s=self.duration_s,
+                                      warnings=self.warnings)
 
 
 def load_media(data: bytes, *, name: str | None = None, limits: Limits | None = None) -> Media:
@@ -131,7 +132,8 @@ def _decode_image(media: Media, limits: Limits) -> None:
                     f"is {limits.max_image_pixels} (decompression bomb guard)",
                     code="too_many_pixels",
                 )
-            if getattr(img, "n_frames", 1) > 1:
+            # is_animated stops at the second frame; n_frames would walk all of them.
+            if getattr(img, "is_animated", False):
                 media.warnings.append("animated: hashed the first frame")
             img.seek(0)
             working = _working_copy(img, limits.working_short_side)

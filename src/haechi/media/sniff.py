@@ -27,6 +27,8 @@ _EXTENSIONS: dict[str, str] = {
 _HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 _MOV_BRANDS = {b"qt  "}
+#: The DIB header sizes that follow "BM" in real bitmaps (core, info, v2-v5, OS/2).
+_BMP_HEADER_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
 
 
 def sniff(head: bytes) -> str | None:
@@ -39,7 +41,9 @@ def sniff(head: bytes) -> str | None:
         return "gif"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    if head.startswith(b"BM") and len(head) >= 14:
+    if head.startswith(b"BM") and len(head) >= 18 and int.from_bytes(
+        head[14:18], "little"
+    ) in _BMP_HEADER_SIZES:
         return "bmp"
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "tiff"

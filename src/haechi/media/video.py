@@ -69,8 +69,12 @@ def probe(data: bytes, limits: Limits) -> VideoInfo:
         container.close()
 
 
-def sample_frames(data: bytes, limits: Limits) -> Iterator[Frame]:
+def sample_frames(data: bytes, limits: Limits, *, expected_s: float | None = None,
+                  warnings: list[str] | None = None) -> Iterator[Frame]:
     """Yield one decoded frame every ``limits.video_seconds_per_hash`` seconds.
+
+    A stream that ends well before its declared duration (a cut file) still yields what
+    it holds, and says so in ``warnings``.
 
     All frames are decoded (inter-coded frames need their predecessors) but only sampled
     ones are converted to RGB, which is where most of the cost would be.
@@ -104,6 +108,11 @@ def sample_frames(data: bytes, limits: Limits) -> Iterator[Frame]:
                 yield Frame(decoded - 1, max(t, 0.0), frame.to_ndarray(format="rgb24"))
         if decoded == 0:
             raise MediaError("the video has no decodable frames", code="corrupt_media")
+        step_s = limits.video_seconds_per_hash
+        if (expected_s is not None and warnings is not None
+                and last_time + max(1.0, step_s) < expected_s * 0.9):
+            warnings.append(f"truncated: frames end at {last_time:.1f} s of a declared "
+                            f"{expected_s:.1f} s")
     except av.FFmpegError as exc:
         raise MediaError(f"the video could not be decoded: {exc}", code="corrupt_media") from exc
     finally:

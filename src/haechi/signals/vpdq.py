@@ -27,6 +27,9 @@ from haechi.signals.base import Comparison, Signal, SignalExample, SignalValue
 from haechi.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY, PdqSignal, pdq_of_rgb
 
 DEFAULT_MATCH_PERCENT = 80.0
+#: More frames than a 24-hour video sampled every second is not a vPDQ hash but an attack.
+MAX_FRAMES = 100_000
+_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ def parse_compact(value: str) -> list[VpdqFeature]:
         raise InvalidHashError(f"a vpdq value is a JSON list of frame strings: {exc}") from exc
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise InvalidHashError("a vpdq value is a JSON list of 'hex,quality,timestamp' strings")
+    if len(items) > MAX_FRAMES:
+        raise InvalidHashError(f"a vpdq value holds at most {MAX_FRAMES} frames")
     features = []
     for item in items:
         parts = item.split(",")
@@ -76,7 +81,10 @@ def read_features(text: str) -> list[VpdqFeature]:
     if stripped.startswith("["):
         return parse_compact(stripped)
     features = []
-    for lineno, line in enumerate(stripped.splitlines(), 1):
+    lines = stripped.splitlines()
+    if len(lines) > MAX_FRAMES:
+        raise InvalidHashError(f"a vpdq file holds at most {MAX_FRAMES} frames")
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         parts = line.strip().split(",")
@@ -129,12 +137,16 @@ def frame_shares(
     if not query or not other:
         return 0.0, 0.0
     q, o = _to_words(query), _to_words(other)
-    d = np.bitwise_count(q[:, None, :] ^ o[None, :, :]).sum(axis=2)
-    close = d <= distance
-    return (
-        100.0 * float(close.any(axis=1).mean()),
-        100.0 * float(close.any(axis=0).mean()),
-    )
+    query_hit = np.zeros(len(q), dtype=bool)
+    other_hit = np.zeros(len(o), dtype=bool)
+    # Blocks of query rows bound memory: two 4-hour videos would otherwise need an
+    # (Nq, No, 4) array of several gigabytes.
+    for start in range(0, len(q), _BLOCK):
+        block = q[start:start + _BLOCK]
+        close = np.bitwise_count(block[:, None, :] ^ o[None, :, :]).sum(axis=2) <= distance
+        query_hit[start:start + _BLOCK] = close.any(axis=1)
+        other_hit |= close.any(axis=0)
+    return 100.0 * float(query_hit.mean()), 100.0 * float(other_hit.mean())
 
 
 class VpdqSignal(Signal):

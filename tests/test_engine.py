@@ -252,3 +252,13 @@ def test_bad_media_gives_an_error_result_not_an_exception(engine: Engine) -> Non
         assert result.decision == "error"
         assert result.error is not None and result.error.code == code, result.error
     assert engine.hash_bytes(b"").error is not None
+
+
+def test_timestamps_are_utc_aware_on_every_store(engine: Engine) -> None:
+    bank = engine.create_bank("known")
+    entry = engine.add_hash("known", "md5", "a" * 32)
+    assert entry is not None
+    for stamp in (bank.created_at, engine.get_bank("known").created_at,
+                  engine.get_entry(entry.id).added_at):
+        assert stamp.tzinfo is not None and stamp.utcoffset() is not None
+        assert stamp.utcoffset().total_seconds() == 0  # type: ignore[union-attr]

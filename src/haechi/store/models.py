@@ -16,11 +16,34 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC when read back.
+
+    SQLite stores no offset, so without this the same row would read as naive there and
+    aware on PostgreSQL, and results would differ by store.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use datetime.now(UTC)")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -39,7 +62,7 @@ class Bank(Base):
     pdq_threshold: Mapped[int] = mapped_column(Integer, default=31)
     pdq_min_quality: Mapped[int] = mapped_column(Integer, default=50)
     video_match_percent: Mapped[float] = mapped_column(Float, default=80.0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     entries: Mapped[list[BankEntry]] = relationship(
         back_populates="bank", cascade="all, delete-orphan", passive_deletes=True
@@ -67,7 +90,7 @@ class BankEntry(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     added_by: Mapped[str] = mapped_column(String(200), default="")
     external_id: Mapped[str] = mapped_column(String(200), default="")
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     bank: Mapped[Bank] = relationship(back_populates="entries")
 
@@ -81,7 +104,7 @@ class EntryChange(Base):
     entry_id: Mapped[int] = mapped_column(Integer, index=True)
     signal: Mapped[str] = mapped_column(String(40))
     op: Mapped[str] = mapped_column(String(8))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class ApiKey(Base):
@@ -94,5 +117,5 @@ class ApiKey(Base):
     #: SHA-256 of the whole key; keys are 256-bit random, so a slow hash adds nothing.
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -81,6 +81,16 @@ class BankIndexes:
         log.info("index ready from %s in %.2fs: %d pdq, %d vpdq frames", source,
                  time.perf_counter() - started, len(self.pdq), len(self.frames))
 
+    def rebuild(self) -> None:
+        """Drop what is in memory and rebuild from the store, then catch up."""
+        pdq, frames, seq = self._rebuild()
+        with self._lock:
+            self.pdq, self.frames, self.seq = pdq, frames, seq
+            self.saved_seq = -1
+            self.loaded_from = "store"
+        self.refresh(force=True)
+        self.ready = True
+
     def _max_seq(self) -> int:
         with self.db.session() as s:
             return s.scalar(select(func.max(EntryChange.seq))) or 0

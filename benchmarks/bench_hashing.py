@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import json
 import os
 import platform
 import shlex
@@ -45,6 +44,7 @@ from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from _report import write_outputs
 from fixtures_media import make_image
 from haechi.media import load_media
 from haechi.signals.pdq import bits_to_hex, dihedral_of_rgb, hamming
@@ -415,14 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 group = [p for p in paths if p.stem.endswith(f"_{w}x{h}")]
                 report["breakdown"][f"{w}x{h}"] = breakdown(group, args.repeat)
 
-    text = markdown(report)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(report, indent=2) + "\n")
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text)
+    print()
+    write_outputs(report, markdown(report), output=args.output, markdown=args.markdown)
     return 0
 
 

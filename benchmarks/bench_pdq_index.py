@@ -45,6 +45,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from _report import write_outputs
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "benchmarks" / ".data"
 THRESHOLD = 31
@@ -1047,15 +1049,8 @@ def main(argv: list[str] | None = None) -> int:
         report["sizes"].append(result)
 
     report["host"]["load_average_at_end"] = list(os.getloadavg())
-    text = markdown(report)
     print()
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(report, indent=2) + "\n")
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text)
+    write_outputs(report, markdown(report), output=args.output, markdown=args.markdown)
     return 0
 
 

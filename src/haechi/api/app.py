@@ -1,8 +1,7 @@
 """The FastAPI application: lifecycle, error shape, body limit and the routers.
 
-Every error is ``{"error": {"code": ..., "message": ...}}`` with a stable code (see
-:mod:`haechi.errors`); the status comes from the error, except that ``too_large`` is
-always 413.
+Every error is ``{"error": {"code": ..., "message": ...}}`` with a stable code and the
+HTTP status that the error itself carries (see :mod:`haechi.errors`).
 """
 
 from __future__ import annotations
@@ -102,7 +101,7 @@ def error_response(status: int, code: str, message: str,
 
 
 async def _haechi_error(_request: Request, exc: HaechiError) -> JSONResponse:
-    status = 413 if exc.code == "too_large" else exc.http_status
+    status = exc.http_status
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return error_response(status, exc.code, exc.message, headers)
 

@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 
-# System libraries for the interoperability tests: Meta's vpdq builds against FFmpeg's
-# development files. Installed when this runs as root on Debian (as CI does); elsewhere
-# the tests that need them are skipped and say so.
-APT_PACKAGES="pkg-config libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev"
+# System packages some tests use: FFmpeg's development files (Meta's vpdq builds against
+# them, for the interoperability test), poppler-utils (to render the evidence PDF) and a
+# Korean font (Hangul in that PDF). Installed when this runs as root on Debian (as CI
+# does); elsewhere the tests that need them are skipped and say so.
+APT_PACKAGES="pkg-config libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev poppler-utils fonts-nanum"
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     missing=""
     for p in $APT_PACKAGES; do

@@ -1,7 +1,8 @@
 """Fixtures shared by the whole suite.
 
 ``engine`` runs each test against both stores: an SQLite file and the PostgreSQL server
-(``HAECHI_TEST_POSTGRES_URL``, default the local server). Without a reachable server the
+(``HAECHI_TEST_POSTGRES_URL``, default the local server; each run makes a database of its
+own beside the one named there). Without a reachable server the
 PostgreSQL half is skipped with that reason, unless ``HAECHI_REQUIRE_POSTGRES=1`` (set in
 CI), where it fails instead.
 """
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine as Engine_
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -21,44 +23,51 @@ from haechi.engine import Engine
 POSTGRES_URL = os.environ.get(
     "HAECHI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/haechi_test"
 )
-_TABLES = ("bank_entries", "banks", "entry_changes", "api_keys")
+#: Tables that hold one bookkeeping row from their migration: reset, never emptied.
+_SINGLETON_RESETS = {"evidence_log_head": "UPDATE evidence_log_head SET size = 0"}
 
 
-def _postgres_ready() -> str | None:
-    """Create the test database if needed; return None when usable, else why not."""
-    url = make_url(POSTGRES_URL)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                 {"n": url.database})
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    except Exception as exc:
-        return f"needs PostgreSQL at {url.render_as_string(hide_password=True)}: {exc}"
-    finally:
-        admin.dispose()
-    return None
+def _admin(url: str) -> Engine_:
+    return create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    reason = _postgres_ready()
-    if reason is not None:
+def postgres_url() -> Iterator[str]:
+    """A database of this test run's own (two suites running at once never collide),
+    dropped at the end."""
+    base = make_url(POSTGRES_URL)
+    url = base.set(database=f"{base.database}_{os.getpid()}")
+    admin = _admin(POSTGRES_URL)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    except Exception as exc:
+        admin.dispose()
+        reason = f"needs PostgreSQL at {base.render_as_string(hide_password=True)}: {exc}"
         if os.environ.get("HAECHI_REQUIRE_POSTGRES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    return POSTGRES_URL
+    rendered = url.render_as_string(hide_password=False)
+    yield rendered
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _wipe_postgres(url: str) -> None:
+    """Empty every domain's tables (the schema stays, migrations are not re-run)."""
     eng = create_engine(url)
     with eng.begin() as conn:
         present = set(conn.scalars(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")))
-        tables = [t for t in _TABLES if t in present]
+        tables = sorted(present - {"alembic_version"} - set(_SINGLETON_RESETS))
         if tables:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        for table, statement in _SINGLETON_RESETS.items():
+            if table in present:
+                conn.execute(text(statement))
     eng.dispose()
 
 

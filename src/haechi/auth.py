@@ -21,14 +21,16 @@ KEY_PREFIX = "hk_"
 class Role(StrEnum):
     READ_ONLY = "read_only"
     SERVICE = "service"
+    INVESTIGATOR = "investigator"
     ADMIN = "admin"
 
 
-#: What each role may do; a role includes every permission of the roles listed before it.
+#: What each role may do. Only investigators and admins reach the evidence vault.
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.READ_ONLY: frozenset({"banks:read"}),
     Role.SERVICE: frozenset({"banks:read", "scan"}),
-    Role.ADMIN: frozenset({"banks:read", "scan", "banks:write", "keys:manage"}),
+    Role.INVESTIGATOR: frozenset({"banks:read", "scan", "evidence"}),
+    Role.ADMIN: frozenset({"banks:read", "scan", "banks:write", "keys:manage", "evidence"}),
 }
 
 

@@ -53,6 +53,11 @@ class Engine:
         )
         if load_index:
             self.indexes.load()
+        # Domain services hang off the engine so every transport reaches them the same
+        # way; they import the engine only for typing, hence the local imports.
+        from haechi.evidence.service import EvidenceService
+
+        self.evidence = EvidenceService(self)
 
     def close(self, *, save_index: bool = True) -> None:
         if save_index and self.indexes.ready and self.indexes.seq != self.indexes.saved_seq:

@@ -10,6 +10,7 @@ import pytest
 
 from fixtures_media import encode, make_image
 from haechi.api import create_app
+from haechi.auth import Role
 from haechi.engine import Engine
 
 with warnings.catch_warnings():
@@ -19,7 +20,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-ROLES = ("read_only", "service", "admin")
+ROLES = tuple(r.value for r in Role)
 
 
 def auth(key: str) -> dict[str, str]:

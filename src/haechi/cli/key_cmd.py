@@ -14,7 +14,8 @@ app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True
 def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Who or what uses the key."),
-    role: str = typer.Option("service", help="admin, service (scan) or read_only."),
+    role: str = typer.Option(
+        "service", help="admin, investigator (evidence vault), service (scan) or read_only."),
 ) -> None:
     """Create a key. It is printed once and stored only as a hash."""
     with engine(ctx, load_index=False) as eng:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from haechi.cli import bank_cmd, demo_cmd, index_cmd, key_cmd, scan_cmd, serve_cmd
+from haechi.cli import (
+    bank_cmd,
+    demo_cmd,
+    evidence_cmd,
+    index_cmd,
+    key_cmd,
+    scan_cmd,
+    serve_cmd,
+)
 from haechi.cli.context import CliState
 from haechi.version import __version__
 
@@ -19,6 +27,7 @@ app = typer.Typer(
 app.add_typer(bank_cmd.app, name="bank")
 app.add_typer(key_cmd.app, name="key")
 app.add_typer(index_cmd.app, name="index")
+app.add_typer(evidence_cmd.app, name="evidence")
 app.command("hash")(scan_cmd.hash_command)
 app.command("scan")(scan_cmd.scan_command)
 app.command("serve")(serve_cmd.serve_command)

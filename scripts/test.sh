@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 
 # System packages some tests use: FFmpeg's development files (Meta's vpdq builds against
-# them, for the interoperability test), poppler-utils (to render the evidence PDF) and a
-# Korean font (Hangul in that PDF). Installed when this runs as root on Debian (as CI
+# them, for the interoperability test), poppler-utils (to render the evidence PDF), a
+# Korean font (Hangul in that PDF) and Chromium (the reviewer pages are tested in a real
+# browser through Playwright, which never downloads a browser of its own here). Installed when this runs as root on Debian (as CI
 # does); elsewhere the tests that need them are skipped and say so.
-APT_PACKAGES="pkg-config libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev poppler-utils fonts-nanum"
+APT_PACKAGES="pkg-config libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev poppler-utils fonts-nanum chromium"
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     missing=""
     for p in $APT_PACKAGES; do

@@ -21,14 +21,19 @@ KEY_PREFIX = "hk_"
 class Role(StrEnum):
     READ_ONLY = "read_only"
     SERVICE = "service"
+    REVIEWER = "reviewer"
+    VICTIM_ADVOCATE = "victim_advocate"
     INVESTIGATOR = "investigator"
     ADMIN = "admin"
 
 
-#: What each role may do. Only investigators and admins reach the evidence vault.
+#: What each role may do with the core API. Only investigators and admins reach the
+#: evidence vault; moderation's finer rights are in :mod:`haechi.moderation.permissions`.
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.READ_ONLY: frozenset({"banks:read"}),
     Role.SERVICE: frozenset({"banks:read", "scan"}),
+    Role.REVIEWER: frozenset({"banks:read"}),
+    Role.VICTIM_ADVOCATE: frozenset(),
     Role.INVESTIGATOR: frozenset({"banks:read", "scan", "evidence"}),
     Role.ADMIN: frozenset({"banks:read", "scan", "banks:write", "keys:manage", "evidence"}),
 }

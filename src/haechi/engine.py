@@ -56,8 +56,10 @@ class Engine:
         # Domain services hang off the engine so every transport reaches them the same
         # way; they import the engine only for typing, hence the local imports.
         from haechi.evidence.service import EvidenceService
+        from haechi.moderation.service import ModerationService
 
         self.evidence = EvidenceService(self)
+        self.moderation = ModerationService(self)
 
     def close(self, *, save_index: bool = True) -> None:
         if save_index and self.indexes.ready and self.indexes.seq != self.indexes.saved_seq:

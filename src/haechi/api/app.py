@@ -19,11 +19,12 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haechi.api.deps import FORM_OVERHEAD
-from haechi.api.routes import banks, evidence, health, keys, scan
+from haechi.api.routes import banks, evidence, health, keys, moderation, scan
 from haechi.config import Settings
 from haechi.engine import Engine
 from haechi.errors import HaechiError
 from haechi.version import __version__
+from haechi.web.review import router as review_pages
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
-    for module in (health, scan, banks, keys, evidence):
+    for module in (health, scan, banks, keys, evidence, moderation):
         app.include_router(module.router)
+    app.include_router(review_pages)
     return app
 
 

@@ -12,6 +12,7 @@ from haechi.cli import (
     evidence_cmd,
     index_cmd,
     key_cmd,
+    moderation_cmd,
     scan_cmd,
     serve_cmd,
 )
@@ -28,6 +29,7 @@ app.add_typer(bank_cmd.app, name="bank")
 app.add_typer(key_cmd.app, name="key")
 app.add_typer(index_cmd.app, name="index")
 app.add_typer(evidence_cmd.app, name="evidence")
+app.add_typer(moderation_cmd.app, name="mod")
 app.command("hash")(scan_cmd.hash_command)
 app.command("scan")(scan_cmd.scan_command)
 app.command("serve")(serve_cmd.serve_command)

@@ -1,0 +1,5 @@
+"""The reviewer pages (``/review``) and the public report form (``/report``)."""
+
+from haechi.web.review.routes import router
+
+__all__ = ["router"]

@@ -61,3 +61,22 @@ class ConflictError(HaechiError):
 class InvalidRequestError(HaechiError):
     code = "invalid_request"
     http_status = 422
+
+
+class UnauthorizedError(HaechiError):
+    """No credentials, or credentials that are not valid."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class ForbiddenError(HaechiError):
+    """Valid credentials whose role may not do this."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class NotReadyError(HaechiError):
+    code = "not_ready"
+    http_status = 503

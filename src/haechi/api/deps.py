@@ -17,7 +17,13 @@ from starlette.datastructures import UploadFile
 
 from haechi import auth
 from haechi.engine import Engine
-from haechi.errors import HaechiError, InvalidRequestError, MediaError
+from haechi.errors import (
+    ForbiddenError,
+    InvalidRequestError,
+    MediaError,
+    NotReadyError,
+    UnauthorizedError,
+)
 from haechi.results import ApiKeyInfo
 
 #: Room for multipart boundaries, part headers and metadata fields around one file.
@@ -26,19 +32,9 @@ FORM_OVERHEAD = 64 * 1024
 MAX_FORM_FIELDS = 20
 
 
-class Unauthorized(HaechiError):
-    code = "unauthorized"
-    http_status = 401
-
-
-class Forbidden(HaechiError):
-    code = "forbidden"
-    http_status = 403
-
-
-class NotReady(HaechiError):
-    code = "not_ready"
-    http_status = 503
+Unauthorized = UnauthorizedError
+Forbidden = ForbiddenError
+NotReady = NotReadyError
 
 
 async def get_engine(request: Request) -> Engine:
@@ -67,8 +63,10 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                                description="`X-API-Key: <key>`")
 
 
-def require(permission: str) -> Callable[..., ApiKeyInfo]:
-    """A dependency that authenticates the caller and checks ``permission``.
+def require(permission: str, *,
+            allowed: Callable[[str, str], bool] = auth.allowed) -> Callable[..., ApiKeyInfo]:
+    """A dependency that authenticates the caller and checks ``permission`` with
+    ``allowed(role, permission)`` (the core roles by default; a domain may pass its own).
 
     No key: 401 with ``WWW-Authenticate: Bearer``; an unknown or revoked key: 401;
     a valid key whose role lacks the permission: 403.
@@ -86,7 +84,7 @@ def require(permission: str) -> Callable[..., ApiKeyInfo]:
         info = engine.authenticate(key)
         if info is None:
             raise Unauthorized("the API key is not valid")
-        if not auth.allowed(info.role, permission):
+        if not allowed(info.role, permission):
             raise Forbidden(f"this key's role ({info.role}) lacks the permission "
                             f"'{permission}'")
         return info

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from haechi.errors import ConflictError, HaechiError, InvalidRequestError, NotFoundError
+from haechi.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+)
 from haechi.moderation import (
     audit,
     enforcement,
@@ -389,7 +394,7 @@ class ModerationService:
             audit.record(s, actor=actor, action="reveal" if allowed else "reveal_denied",
                          target=f"item {item_id}", now=now)
         if not allowed:
-            raise Forbidden("this account may not reveal sensitive media")
+            raise ForbiddenError("this account may not reveal sensitive media")
         with self.engine.db.session() as s:
             return heldmedia.load(s, item_id=item_id, key=self._media_key())
 
@@ -427,11 +432,6 @@ def service_for(engine: Engine) -> ModerationService:
         if svc is None:
             svc = _SERVICES[engine] = ModerationService(engine)
         return svc
-
-
-class Forbidden(HaechiError):
-    code = "forbidden"
-    http_status = 403
 
 
 def _who(reviewer: str) -> str:

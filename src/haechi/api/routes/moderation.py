@@ -15,16 +15,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from haechi.api.deps import (
     EngineDep,
-    Forbidden,
     ReadyEngineDep,
-    Unauthorized,
     UploadDep,
     multipart_body,
+    require,
 )
 from haechi.errors import InvalidRequestError
 from haechi.moderation import permissions as perm
@@ -52,32 +50,11 @@ from haechi.results import ApiKeyInfo
 router = APIRouter(prefix="/v1/mod", tags=["moderation"])
 
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
-_bearer = HTTPBearer(auto_error=False)
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 def require_mod(permission: str) -> Callable[..., ApiKeyInfo]:
     """Authenticate the caller and check a moderation permission (401, then 403)."""
-
-    def dependency(
-        engine: EngineDep,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        api_key: Annotated[str | None, Depends(_api_key_header)],
-    ) -> ApiKeyInfo:
-        key = bearer.credentials if bearer is not None else api_key
-        if not key:
-            raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>' "
-                               "or 'X-API-Key: <key>'")
-        info = engine.authenticate(key)
-        if info is None:
-            raise Unauthorized("the API key is not valid")
-        if not perm.mod_allowed(info.role, permission):
-            raise Forbidden(f"this key's role ({info.role}) lacks the permission "
-                            f"'{permission}'")
-        return info
-
-    dependency.__name__ = f"require_{permission.replace(':', '_')}"
-    return dependency
+    return require(permission, allowed=perm.mod_allowed)
 
 
 SubmitKey = Annotated[ApiKeyInfo, Depends(require_mod(perm.SUBMIT))]

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from PIL import Image, ImageFilter, ImageOps
 
 from haechi.api.deps import EngineDep
-from haechi.errors import HaechiError, NotFoundError
+from haechi.errors import ForbiddenError, HaechiError, NotFoundError, UnauthorizedError
 from haechi.moderation import permissions as perm
 from haechi.moderation.accounts import LoginFailed, SessionInfo, csrf_ok
 from haechi.moderation.service import ModerationService, service_for
@@ -38,14 +38,8 @@ def _service(engine: EngineDep) -> ModerationService:
 ServiceDep = Annotated[ModerationService, Depends(_service)]
 
 
-class NeedLogin(HaechiError):
-    code = "unauthorized"
-    http_status = 401
-
-
-class PageForbidden(HaechiError):
-    code = "forbidden"
-    http_status = 403
+NeedLogin = UnauthorizedError
+PageForbidden = ForbiddenError
 
 
 def _page(request: Request, name: str, session: SessionInfo | None, status: int = 200,

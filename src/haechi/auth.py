@@ -34,8 +34,10 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.SERVICE: frozenset({"banks:read", "scan"}),
     Role.REVIEWER: frozenset({"banks:read"}),
     Role.VICTIM_ADVOCATE: frozenset(),
-    Role.INVESTIGATOR: frozenset({"banks:read", "scan", "evidence"}),
-    Role.ADMIN: frozenset({"banks:read", "scan", "banks:write", "keys:manage", "evidence"}),
+    Role.INVESTIGATOR: frozenset({"banks:read", "scan", "evidence", "tracking:read",
+                                  "tracking:write"}),
+    Role.ADMIN: frozenset({"banks:read", "scan", "banks:write", "keys:manage", "evidence",
+                           "tracking:read", "tracking:write"}),
 }
 
 

@@ -57,9 +57,11 @@ class Engine:
         # way; they import the engine only for typing, hence the local imports.
         from haechi.evidence.service import EvidenceService
         from haechi.moderation.service import ModerationService
+        from haechi.tracking.service import TrackingService
 
         self.evidence = EvidenceService(self)
         self.moderation = ModerationService(self)
+        self.tracking = TrackingService(self)
 
     def close(self, *, save_index: bool = True) -> None:
         if save_index and self.indexes.ready and self.indexes.seq != self.indexes.saved_seq:

@@ -6,6 +6,7 @@ changed here changes everywhere.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -36,6 +37,8 @@ from haechi.signals.pdq import MIN_QUALITY, dihedral_of_rgb
 from haechi.signals.vpdq import VpdqSignal, parse_compact
 from haechi.store.db import Database
 
+log = logging.getLogger(__name__)
+
 
 class Engine:
     """Build one per process; it is safe to share between threads."""
@@ -58,10 +61,12 @@ class Engine:
         from haechi.evidence.service import EvidenceService
         from haechi.moderation.service import ModerationService
         from haechi.tracking.service import TrackingService
+        from haechi.victims.service import VictimsService
 
         self.evidence = EvidenceService(self)
         self.moderation = ModerationService(self)
         self.tracking = TrackingService(self)
+        self.victims = VictimsService(self)
 
     def close(self, *, save_index: bool = True) -> None:
         if save_index and self.indexes.ready and self.indexes.seq != self.indexes.saved_seq:
@@ -236,8 +241,13 @@ class Engine:
             return HashResult(name=str(path), error=ScanError(code=exc.code, message=exc.message))
         return self.hash_bytes(data, name=str(path))
 
-    def scan_bytes(self, data: bytes, *, name: str | None = None) -> ScanResult:
-        """Hash an upload and decide. Never raises for bad media: the result says why."""
+    def scan_bytes(self, data: bytes, *, name: str | None = None,
+                   service: str | None = None) -> ScanResult:
+        """Hash an upload and decide. Never raises for bad media: the result says why.
+
+        ``service`` names where the upload happened (the platform's key); victims' cases
+        count the uploads their hashes stopped there.
+        """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         try:
@@ -265,6 +275,7 @@ class Engine:
             result.reason += (f" (pdq quality {query.pdq_quality} is below {MIN_QUALITY}: "
                               "only identical copies can match)")
         result.timings_ms["total_ms"] = _ms(t0)
+        self._after_scan(result, service)
         return result
 
     def scan_path(self, path: Path) -> ScanResult:
@@ -277,7 +288,7 @@ class Engine:
         return self.scan_bytes(data, name=str(path))
 
     def scan_hashes(self, hashes: Sequence[tuple[str, str]], *,
-                    pdq_quality: int | None = None) -> ScanResult:
+                    pdq_quality: int | None = None, service: str | None = None) -> ScanResult:
         """Match hashes computed elsewhere (on a victim's device, by another tool).
 
         Raises InvalidHashError / UnknownSignalError for values that do not parse: a
@@ -306,7 +317,21 @@ class Engine:
                                    video_frames=frames), {})
         result.hashes = values
         result.timings_ms["total_ms"] = _ms(t0)
+        self._after_scan(result, service)
         return result
+
+    def _after_scan(self, result: ScanResult, service: str | None) -> None:
+        """Let victims' cases count the uploads their hashes stopped.
+
+        A failure here is logged and never changes or fails the scan: the decision has
+        been made, and blocking must not depend on bookkeeping.
+        """
+        if service is None or not result.matches:
+            return
+        try:
+            self.victims.record_scan(scan=result, service=service)
+        except Exception:
+            log.exception("recording a scan for victims' cases failed")
 
     def _match(self, query: Query, timings: dict[str, float]) -> ScanResult:
         t = time.perf_counter()

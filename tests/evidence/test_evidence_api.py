@@ -13,7 +13,6 @@ from evidence_helpers import KEK, kek_env
 
 from fixtures_media import encode, make_image
 from haechi.api import create_app
-from haechi.api.routes.evidence import router
 from haechi.auth import KEY_PREFIX
 from haechi.engine import Engine
 from haechi.store.models import ApiKey
@@ -39,7 +38,6 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("HAECHI_VAULT_KEY", kek_env(KEK))
     engine = Engine(data_dir=tmp_path / "data")
     app = create_app(engine)
-    app.include_router(router)
     keys = {role: engine.create_api_key(role, role)[0]
             for role in ("read_only", "service", "admin")}
     keys["investigator"] = investigator_key(engine)

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from haechi.api import create_app
-from haechi.api.routes.moderation import router
 from haechi.auth import KEY_PREFIX, _digest
 from haechi.engine import Engine
 from haechi.moderation.service import ModerationService
@@ -41,7 +40,6 @@ def client(engine: Engine) -> Iterator[TestClient]:
     engine.moderation = ModerationService(  # type: ignore[attr-defined]
         engine, settings=ModerationSettings(notices_per_window=3))
     app = create_app(engine)
-    app.include_router(router)
     with TestClient(app) as c:
         yield c
 

@@ -40,15 +40,11 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    from haechi.api.routes.moderation import router as api_router
-    from haechi.web.review import router as web_router
 
     engine = Engine(data_dir=tmp_path / "data")
     mod = ModerationService(engine)
     engine.moderation = mod  # type: ignore[attr-defined]
     app = create_app(engine)
-    app.include_router(api_router)
-    app.include_router(web_router)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -11,7 +11,6 @@ import pytest
 from tracking_scenario import bot_updates, build_export
 
 from haechi.api import create_app
-from haechi.api.routes.tracking import router
 from haechi.engine import Engine
 from haechi.tracking import TrackingService
 
@@ -24,7 +23,6 @@ with warnings.catch_warnings():
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
     eng = Engine(data_dir=tmp_path / "data")
     app = create_app(eng)
-    app.include_router(router)
     with TestClient(app) as client:
         yield client, eng
     eng.close()

@@ -19,7 +19,16 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haechi.api.deps import FORM_OVERHEAD
-from haechi.api.routes import banks, evidence, health, keys, moderation, scan, tracking
+from haechi.api.routes import (
+    banks,
+    evidence,
+    health,
+    keys,
+    moderation,
+    scan,
+    tracking,
+    victims,
+)
 from haechi.config import Settings
 from haechi.engine import Engine
 from haechi.errors import HaechiError
@@ -77,7 +86,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
-    for module in (health, scan, banks, keys, evidence, moderation, tracking):
+    for module in (health, scan, banks, keys, evidence, moderation, tracking, victims):
         app.include_router(module.router)
     app.include_router(review_pages)
     return app

@@ -16,6 +16,7 @@ from haechi.cli import (
     scan_cmd,
     serve_cmd,
     track_cmd,
+    victim_cmd,
 )
 from haechi.cli.context import CliState
 from haechi.version import __version__
@@ -32,6 +33,7 @@ app.add_typer(index_cmd.app, name="index")
 app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(moderation_cmd.app, name="mod")
 app.add_typer(track_cmd.app, name="track")
+app.add_typer(victim_cmd.app, name="victim")
 app.command("hash")(scan_cmd.hash_command)
 app.command("scan")(scan_cmd.scan_command)
 app.command("serve")(serve_cmd.serve_command)

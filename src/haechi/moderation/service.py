@@ -135,13 +135,14 @@ class ModerationService:
 
     def moderate_upload(self, data: bytes, *, user_id: str, room_id: str,
                         name: str | None = None,
-                        detections: Mapping[str, float] | None = None) -> ModerationOutcome:
+                        detections: Mapping[str, float] | None = None,
+                        service: str | None = None) -> ModerationOutcome:
         """Scan an upload, decide by the policy, and enforce: remove, hold, restrict or
         publish; strike, warn or ban the uploader; queue the events for the platform."""
         scores = check_detections(detections)
         records.check_platform_id(user_id, "user id")
         records.check_platform_id(room_id, "room id")
-        scan = self.engine.scan_bytes(data, name=name)
+        scan = self.engine.scan_bytes(data, name=name, service=service)
         now = self.now()
         with self.engine.db.session() as s:
             user = records.get_or_create_user(s, user_id)

@@ -93,7 +93,7 @@ def _detections(raw: str | None) -> dict[str, float]:
 @router.post("/uploads", openapi_extra=multipart_body(
     user_id="the platform's id of the uploader", room_id="the room or channel",
     detections='detector scores as a JSON object, e.g. {"sexual": 0.9, "synthetic": 0.8}'))
-def moderate_upload(_key: SubmitKey, engine: ReadyEngineDep,
+def moderate_upload(key: SubmitKey, engine: ReadyEngineDep,
                     upload: UploadDep) -> ModerationOutcome:
     """Scan an upload, decide by the policy and enforce it. Publish only when
     ``item.status`` is ``published`` (``restricted``: behind an age gate or blur)."""
@@ -103,7 +103,8 @@ def moderate_upload(_key: SubmitKey, engine: ReadyEngineDep,
             raise InvalidRequestError(f"the form field '{name}' is required")
     return service_for(engine).moderate_upload(
         upload.data, user_id=fields["user_id"], room_id=fields["room_id"],
-        name=upload.filename, detections=_detections(fields.get("detections")))
+        name=upload.filename, detections=_detections(fields.get("detections")),
+        service=key.name)
 
 
 class AppealIn(BaseModel):

@@ -46,7 +46,7 @@ def _media_response(result: ScanResult | HashResult) -> ScanResult | HashResult 
 
 @router.post("/scan", response_model=ScanResult, responses=_UNREADABLE,
              openapi_extra=multipart_body())
-def scan_file(_key: ScanKey, engine: ReadyEngineDep,
+def scan_file(key: ScanKey, engine: ReadyEngineDep,
               upload: UploadDep) -> ScanResult | HashResult | JSONResponse:
     """Scan an upload (multipart field `file`) and decide: `block` or `allow`.
 
@@ -55,14 +55,15 @@ def scan_file(_key: ScanKey, engine: ReadyEngineDep,
     413 when it is too large. A client can therefore never take a failed scan for an
     allow by looking at the status alone.
     """
-    return _media_response(engine.scan_bytes(upload.data, name=upload.filename))
+    return _media_response(engine.scan_bytes(upload.data, name=upload.filename,
+                                             service=key.name))
 
 
 @router.post("/scan/hashes")
-def scan_hashes(_key: ScanKey, engine: ReadyEngineDep, body: ScanHashesRequest) -> ScanResult:
+def scan_hashes(key: ScanKey, engine: ReadyEngineDep, body: ScanHashesRequest) -> ScanResult:
     """Scan hashes computed elsewhere (at most one PDQ hash per request)."""
     return engine.scan_hashes([(h.signal, h.value) for h in body.hashes],
-                              pdq_quality=body.pdq_quality)
+                              pdq_quality=body.pdq_quality, service=key.name)
 
 
 @router.post("/hash", response_model=HashResult, responses=_UNREADABLE,

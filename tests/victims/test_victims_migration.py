@@ -1,0 +1,28 @@
+"""The victims branch of migrations goes down and up again on both stores."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import inspect
+
+from haechi.engine import Engine
+from haechi.store.db import MIGRATIONS
+
+
+def _tables(engine: Engine) -> set[str]:
+    return {t for t in inspect(engine.db.engine).get_table_names() if t.startswith("victim_")}
+
+
+def test_branch_downgrades_and_upgrades(engine: Engine) -> None:
+    assert len(_tables(engine)) == 9
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.db.url.replace("%", "%%"))
+    with engine.db.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "victims@-1")
+    assert _tables(engine) == set()
+    assert "banks" in inspect(engine.db.engine).get_table_names()  # other branches stay
+    engine.db.migrate()
+    assert len(_tables(engine)) == 9

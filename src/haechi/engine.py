@@ -58,11 +58,13 @@ class Engine:
             self.indexes.load()
         # Domain services hang off the engine so every transport reaches them the same
         # way; they import the engine only for typing, hence the local imports.
+        from haechi.detection.service import DetectionService
         from haechi.evidence.service import EvidenceService
         from haechi.moderation.service import ModerationService
         from haechi.tracking.service import TrackingService
         from haechi.victims.service import VictimsService
 
+        self.detection = DetectionService(self)
         self.evidence = EvidenceService(self)
         self.moderation = ModerationService(self)
         self.tracking = TrackingService(self)
@@ -256,6 +258,11 @@ class Engine:
             t1 = time.perf_counter()
             values, variants = self._hash(media)
             timings["hash_ms"] = _ms(t1)
+            detections = None
+            if self.detection.settings.enabled:
+                t2 = time.perf_counter()
+                detections = self.detection.detect_media(media=media)
+                timings["detection_ms"] = _ms(t2)
         except MediaError as exc:
             timings["total_ms"] = _ms(t0)
             return ScanResult(name=name, decision="error",
@@ -271,6 +278,7 @@ class Engine:
         )
         result = self._match(query, timings)
         result.name, result.media, result.hashes = name, self._media_info(media), values
+        result.detections = detections
         if media.kind is MediaKind.IMAGE and (query.pdq_quality or 0) < MIN_QUALITY:
             result.reason += (f" (pdq quality {query.pdq_quality} is below {MIN_QUALITY}: "
                               "only identical copies can match)")

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from haechi.detection.verdicts import Verdicts
+
 Decision = Literal["block", "allow", "error"]
 BankKind = Literal["block", "allow"]
 
@@ -110,6 +112,9 @@ class ScanResult(BaseModel):
     #: Index state the decision was made against: the last change-feed sequence applied.
     index_seq: int = 0
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    #: Detection verdicts (sexual, real_person_face, synthetic, possible_minor) with
+    #: scores, thresholds and reasons; None unless HAECHI_DETECTION_ENABLED is set.
+    detections: Verdicts | None = None
 
 
 class HashResult(BaseModel):

@@ -143,6 +143,9 @@ class ModerationService:
         records.check_platform_id(user_id, "user id")
         records.check_platform_id(room_id, "room id")
         scan = self.engine.scan_bytes(data, name=name, service=service)
+        # Measured verdicts feed the policy; a platform's own score for a name wins.
+        measured = scan.detections.policy_scores() if scan.detections else {}
+        scores = {**measured, **scores}
         now = self.now()
         with self.engine.db.session() as s:
             user = records.get_or_create_user(s, user_id)

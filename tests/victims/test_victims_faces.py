@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from haechi.engine import Engine
 from haechi.errors import InvalidRequestError
 from haechi.victims import VictimsService
 from haechi.victims.faces import FACE_THRESHOLD
 from haechi.victims.schemas import CaseRequest
 
-UTKFACE = Path("/work/shared/datasets/faces-real/utkface-adults")
+#: The shared data sets sit beside the repository (../shared/datasets).
+UTKFACE = (Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "faces-real"
+           / "utkface-adults")
 
 
 def unit(seed: int) -> np.ndarray:
@@ -87,3 +90,37 @@ def test_cli_registers_the_embedding_not_the_photo(tmp_path: Path) -> None:
         (embedding,) = s.scalars(select(VictimFace.embedding)).all()
     assert len(embedding) == 128
     assert not any(p.suffix.lower() in (".jpg", ".jpeg", ".png") for p in data.rglob("*"))
+
+
+@pytest.mark.skipif(not UTKFACE.is_dir(), reason="needs the shared face set")
+def test_moderation_holds_sexual_content_showing_a_registered_face(
+        engine: Engine, photo: Callable[[int], bytes],
+        request_for: Callable[..., CaseRequest]) -> None:
+    """The whole opt-in path: a victim registers her face from a selfie; an upload scored
+    sexual (the score is supplied, as a platform's detector would: the repository holds
+    no sexual imagery) that shows her face is held and her case alerted, with no hash
+    match; the same score on another person's face is not held by this rule."""
+    pytest.importorskip("dlib")
+    from io import BytesIO
+
+    from PIL import Image
+
+    from haechi.samples import encode
+    from haechi.victims.faces import embed_selfie
+
+    people = sorted(UTKFACE.glob("*.jpg"))[:40:13]
+    selfie, other = people[0].read_bytes(), people[1].read_bytes()
+    case = engine.victims.submit(request=request_for(photo(73)))
+    engine.victims.register_face(number=case.case_number, pin=case.pin,
+                                 embedding=embed_selfie(selfie))
+    upscaled = Image.open(BytesIO(selfie)).convert("RGB").resize((400, 400))
+    upload = encode(upscaled, "JPEG", quality=70)
+    held = engine.moderation.moderate_upload(upload, user_id="u1", room_id="r1",
+                                             detections={"sexual": 0.95}, service="chat")
+    assert held.decision.action == "hold" and held.decision.rule == "victim-face-alert"
+    view = engine.victims.view(number=case.case_number, pin=case.pin)
+    assert view.feedback == {"pending_review": 1}
+    other_up = encode(Image.open(BytesIO(other)).convert("RGB").resize((400, 400)), "JPEG")
+    passed = engine.moderation.moderate_upload(other_up, user_id="u2", room_id="r1",
+                                               detections={"sexual": 0.95}, service="chat")
+    assert passed.decision.rule != "victim-face-alert"

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from haechi.errors import (
     ConflictError,
     ForbiddenError,
+    HaechiError,
     InvalidRequestError,
     NotFoundError,
 )
@@ -157,6 +158,7 @@ class ModerationService:
                     reason=f"the uploader is banned from the platform ({user.ban_reason})")
             else:
                 decision = self.policy.evaluate(self._facts(scan, scores))
+                decision = self._victim_face_alert(data, scores, decision, service)
             item = ModItem(
                 user_id=user.id, room_id=room.id, name=(name or "")[:500],
                 media_kind=scan.media.kind if scan.media else "",
@@ -174,6 +176,36 @@ class ModerationService:
                 item=records.item_info(s, item), decision=decision, scan=scan,
                 user=records.user_info(s, user, now), review_id=review_id, events=events,
                 strike=records.strike_info(strike, user_id, now) if strike else None)
+
+    def _victim_face_alert(self, data: bytes, scores: Mapping[str, float],
+                           decision: PolicyDecision, service: str | None) -> PolicyDecision:
+        """Sexual content showing a face a victim registered is held even when no hash
+        matched, and her case is alerted. Blocks stay blocks; only what would have been
+        published, restricted or queued lower is raised to a top-priority hold."""
+        threshold = self.engine.detection.settings.sexual_threshold
+        if decision.action == "block" or scores.get("sexual", 0.0) < threshold:
+            return decision
+        if not self.engine.victims.has_faces():
+            return decision
+        from haechi.victims.faces import embed_faces
+
+        try:
+            embeddings = embed_faces(data)
+        except HaechiError:
+            return decision  # no readable image or no face model: nothing to compare
+        if not embeddings:
+            return decision
+        cases = self.engine.victims.face_alert(embeddings=embeddings,
+                                               service=service or "moderation")
+        if not cases:
+            return decision
+        return PolicyDecision(
+            action="hold", rule="victim-face-alert", category="victim_face_match",
+            reason=(f"sexual content (score {scores['sexual']:.2f}) shows a face registered "
+                    f"by {len(cases)} victim case(s); held for review"),
+            review_priority=max(decision.review_priority, 900),
+            matched_rules=[*decision.matched_rules, "victim-face-alert"],
+            match_category=decision.match_category)
 
     def _enforce(self, s: Session, user: ModUser, room_id: str, item: ModItem,
                  decision: PolicyDecision,

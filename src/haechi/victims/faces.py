@@ -64,6 +64,16 @@ def matching_cases(s: Session, embeddings: Sequence[Sequence[float]],
     return found
 
 
+def embed_faces(data: bytes) -> list[list[float]]:
+    """Embeddings of every face in an upload (needs dlib and face_recognition_models);
+    nothing of the upload is kept."""
+    from haechi.detection.faces import DlibFaceDetector
+    from haechi.media import load_media
+
+    found = DlibFaceDetector().faces(load_media(data).rgb, embed=True)
+    return [[float(v) for v in f.embedding] for f in found if f.embedding is not None]
+
+
 def embed_selfie(data: bytes) -> list[float]:
     """The embedding of the one face in a selfie (needs the detection extra: dlib and
     face_recognition_models). The bytes are not kept."""

@@ -33,6 +33,7 @@ from haechi.victims.models import (
     VictimAlert,
     VictimBlock,
     VictimCase,
+    VictimFace,
     VictimHash,
 )
 from haechi.victims.records import VICTIMS_BANK
@@ -252,6 +253,13 @@ class VictimsService:
             for row in rows:
                 s.delete(row)
             return len(rows)
+
+    def has_faces(self) -> bool:
+        """Whether any active case registered a face (so uploads are worth embedding)."""
+        with self.engine.db.session() as s:
+            return s.scalar(
+                select(VictimFace.id).join(VictimCase, VictimCase.id == VictimFace.case_id)
+                .where(VictimCase.status == "active").limit(1)) is not None
 
     def face_alert(self, *, embeddings: Sequence[Sequence[float]], service: str) -> list[str]:
         """For sexual content whose faces were embedded: the cases whose registered face

@@ -1,8 +1,4 @@
-"""Who may do what in moderation, by API key role.
-
-The roles beyond the core three (reviewer, investigator, victim_advocate) take effect
-once :mod:`haechi.auth` accepts them; until then, keys of those roles cannot be made.
-"""
+"""Who may do what in moderation, by API key role (the roles of :mod:`haechi.auth`)."""
 
 from __future__ import annotations
 

@@ -50,3 +50,14 @@ def test_every_setting_is_documented() -> None:
         if name in {"data_dir", "database_url"} or f"HAECHI_{name.upper()}" in README:
             continue
         raise AssertionError(f"HAECHI_{name.upper()} is not in the README's settings table")
+
+
+def test_every_role_has_its_rights_defined_in_every_domain() -> None:
+    """A role added to the core must be thought through in each domain, not default to
+    nothing (or everything) by accident."""
+    from haechi.auth import PERMISSIONS, Role
+    from haechi.moderation.permissions import MOD_PERMISSIONS
+
+    roles = {r.value for r in Role}
+    assert set(MOD_PERMISSIONS) == roles
+    assert {r.value for r in PERMISSIONS} == roles

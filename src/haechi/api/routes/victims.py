@@ -16,10 +16,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from haechi.api.deps import EngineDep, Forbidden, Unauthorized
+from haechi.api.deps import EngineDep, Forbidden, require
 from haechi.errors import HaechiError
 from haechi.results import ApiKeyInfo
 from haechi.victims import permissions as perm
@@ -41,8 +40,6 @@ router = APIRouter(tags=["victims"])
 
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Number = Annotated[str, Path(min_length=1, max_length=40)]
-_bearer = HTTPBearer(auto_error=False)
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 _CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, OPTIONS",
          "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"}
 _PAGE_CSP = ("default-src 'none'; img-src blob:; media-src blob:; style-src 'unsafe-inline'; "
@@ -59,26 +56,7 @@ ServiceDep = Annotated[VictimsService, Depends(_service)]
 
 def require_victims(permission: str) -> Callable[..., ApiKeyInfo]:
     """Authenticate the caller and check a victims permission (401, then 403)."""
-
-    def dependency(
-        engine: EngineDep,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        api_key: Annotated[str | None, Depends(_api_key_header)],
-    ) -> ApiKeyInfo:
-        key = bearer.credentials if bearer is not None else api_key
-        if not key:
-            raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>' "
-                               "or 'X-API-Key: <key>'")
-        info = engine.authenticate(key)
-        if info is None:
-            raise Unauthorized("the API key is not valid")
-        if not perm.victims_allowed(info.role, permission):
-            raise Forbidden(f"this key's role ({info.role}) lacks the permission "
-                            f"'{permission}'")
-        return info
-
-    dependency.__name__ = f"require_{permission.replace(':', '_')}"
-    return dependency
+    return require(permission, allowed=perm.victims_allowed)
 
 
 AdvocateKey = Annotated[ApiKeyInfo, Depends(require_victims(perm.ADVOCATE))]

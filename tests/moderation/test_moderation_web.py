@@ -4,9 +4,6 @@ and what an account without rights cannot do."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,18 +12,14 @@ from pathlib import Path
 import pytest
 from moderation_helpers import DEEPFAKE
 
+from browser_support import launched, missing_browser, serving
 from haechi.api import create_app
 from haechi.engine import Engine
 from haechi.moderation import ModerationService
 from haechi.samples import encode, make_image
 
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)",
-                allow_module_level=True)
-playwright_sync = pytest.importorskip("playwright.sync_api",
-                                      reason="needs playwright (pip) to drive chromium")
-uvicorn = pytest.importorskip("uvicorn")
+if (why := missing_browser()) is not None:
+    pytest.skip(why, allow_module_level=True)
 
 PASSWORD = "correct horse battery"
 
@@ -43,33 +36,16 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
     engine = Engine(data_dir=tmp_path / "data")
     mod = ModerationService(engine)
-    engine.moderation = mod  # type: ignore[attr-defined]
-    app = create_app(engine)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", engine, mod)
-    server.should_exit = True
-    thread.join(10)
+    engine.moderation = mod
+    with serving(create_app(engine)) as url:
+        yield Site(url, engine, mod)
     engine.close()
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    assert shutil.which(CHROMIUM)
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    with launched() as b:
         yield b
-        b.close()
 
 
 def login(browser: object, site: Site, username: str) -> object:

@@ -5,21 +5,18 @@ Needs Playwright (pip) and Debian's chromium; skipped where either is missing.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from tracking_scenario import build_export
 
+from browser_support import launched, missing_browser
 from haechi.engine import Engine
 from haechi.tracking import TrackingService
 
-CHROMIUM = shutil.which("chromium")
 
-
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+@pytest.mark.skipif(missing_browser() is not None, reason=str(missing_browser()))
 def test_report_renders_offline(tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
     eng = Engine(data_dir=tmp_path / "data")
     try:
         built = build_export(tmp_path / "export")
@@ -33,9 +30,7 @@ def test_report_renders_offline(tmp_path: Path) -> None:
         eng.close()
     requests: list[str] = []
     errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    with launched() as browser:
         page = browser.new_page()
         page.on("request", lambda r: requests.append(r.url))
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -43,7 +38,6 @@ def test_report_renders_offline(tmp_path: Path) -> None:
         page.goto(page_path.as_uri())
         drawn = page.eval_on_selector("#network", "svg => svg.querySelectorAll('circle, rect,"
                                       " line').length")
-        browser.close()
     assert errors == []
     assert requests == [page_path.as_uri()]  # the page itself, nothing else
     assert drawn >= 13 + 11  # every node and edge of the scenario's network

@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from victims_helpers import Clock, recompressed, serving
+from victims_helpers import Clock, recompressed
 
+from browser_support import serving
 from haechi.engine import Engine
 from haechi.evidence.note import NoteError
 from haechi.victims import VictimsService

@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +18,17 @@ import numpy as np
 import pdqhash
 import pytest
 from PIL import Image
-from victims_helpers import recompressed, serving
+from victims_helpers import recompressed
 
+from browser_support import launched, missing_browser, serving
 from fixtures_media import encode, make_image, make_photo, make_video
 from haechi.api import create_app
 from haechi.engine import Engine
 from haechi.signals.pdq import bits_to_hex, hamming
 from haechi.victims import VictimsService
 
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)",
-                allow_module_level=True)
-playwright_sync = pytest.importorskip("playwright.sync_api",
-                                      reason="needs playwright (pip) to drive chromium")
-pytest.importorskip("uvicorn")
+if (why := missing_browser()) is not None:
+    pytest.skip(why, allow_module_level=True)
 
 PAGE = Path(__file__).parents[2] / "src/haechi/victims/static/hash.html"
 HEX = re.compile(r"^[0-9a-f]+$")
@@ -51,7 +46,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
     engine = Engine(data_dir=tmp_path / "data")
     victims = VictimsService(engine)
-    engine.victims = victims  # type: ignore[attr-defined]
+    engine.victims = victims
     app = create_app(engine)
     with serving(app) as url:
         yield Site(url, engine, victims)
@@ -60,12 +55,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    assert shutil.which(CHROMIUM)
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    with launched() as b:
         yield b
-        b.close()
 
 
 @dataclass

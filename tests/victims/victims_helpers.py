@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from PIL import Image
 
@@ -32,26 +26,3 @@ def recompressed(data: bytes, quality: int = 40) -> bytes:
     img = Image.open(io.BytesIO(data)).convert("RGB")
     return encode(img.resize((img.width * 3 // 4, img.height * 3 // 4)), "JPEG",
                   quality=quality)
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run ``app`` on a free local port in a thread; yields its base URL."""
-    import uvicorn
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)

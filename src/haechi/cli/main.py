@@ -15,6 +15,7 @@ from haechi.cli import (
     moderation_cmd,
     scan_cmd,
     serve_cmd,
+    telegram_cmd,
     track_cmd,
     victim_cmd,
 )
@@ -34,6 +35,7 @@ app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(moderation_cmd.app, name="mod")
 app.add_typer(track_cmd.app, name="track")
 app.add_typer(victim_cmd.app, name="victim")
+app.add_typer(telegram_cmd.app, name="telegram")
 app.command("hash")(scan_cmd.hash_command)
 app.command("scan")(scan_cmd.scan_command)
 app.command("serve")(serve_cmd.serve_command)

@@ -167,7 +167,7 @@ class ModerationService:
                 status=_STATUS[decision.action], category=decision.category, created_at=now)
             s.add(item)
             s.flush()
-            events, strike, review_id = self._enforce(s, user, room.platform_id, item,
+            events, strike, review_id = self.enforce(s, user, room.platform_id, item,
                                                       decision, now)
             if review_id is not None and scan.media is not None:
                 heldmedia.store(s, item_id=item.id, data=data, media_format=scan.media.format,
@@ -207,9 +207,12 @@ class ModerationService:
             matched_rules=[*decision.matched_rules, "victim-face-alert"],
             match_category=decision.match_category)
 
-    def _enforce(self, s: Session, user: ModUser, room_id: str, item: ModItem,
-                 decision: PolicyDecision,
-                 now: datetime) -> tuple[list[EventInfo], ModStrike | None, int | None]:
+    def enforce(self, s: Session, user: ModUser, room_id: str, item: ModItem,
+                decision: PolicyDecision,
+                now: datetime) -> tuple[list[EventInfo], ModStrike | None, int | None]:
+        """Carry out ``decision`` for an item already added in session ``s``: queue the
+        review, strike, warn or ban. Public for transports that decide from stored hashes
+        (a Telegram re-post known by its file id) and must enforce exactly as uploads do."""
         events: list[EventInfo] = []
         if decision.action == "hold":
             review = ModReview(item_id=item.id, priority=decision.review_priority,

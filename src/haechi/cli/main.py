@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from haechi.cli import (
+    backscan_cmd,
     bank_cmd,
     demo_cmd,
     evidence_cmd,
@@ -40,6 +41,9 @@ app.command("hash")(scan_cmd.hash_command)
 app.command("scan")(scan_cmd.scan_command)
 app.command("serve")(serve_cmd.serve_command)
 app.command("demo")(demo_cmd.demo_command)
+app.command("backscan")(backscan_cmd.backscan_command)
+app.command("backscan-report")(backscan_cmd.backscan_report_command)
+app.command("retrohunt")(backscan_cmd.retrohunt_command)
 
 
 def _version(value: bool) -> None:

@@ -54,8 +54,12 @@ class Engine:
             refresh_seconds=self.settings.index_refresh_seconds,
             save_after_changes=self.settings.index_save_after_changes,
         )
+        from haechi.regions.service import RegionService
+
+        self.regions = RegionService(self)
         if load_index:
             self.indexes.load()
+            self.regions.index.load()
         # Domain services hang off the engine so every transport reaches them the same
         # way; they import the engine only for typing, hence the local imports.
         from haechi.detection.service import DetectionService
@@ -75,6 +79,7 @@ class Engine:
     def close(self, *, save_index: bool = True) -> None:
         if save_index and self.indexes.ready and self.indexes.seq != self.indexes.saved_seq:
             self.indexes.save()
+        self.regions.close(save_index=save_index)
         self.db.dispose()
 
     def __enter__(self) -> Engine:
@@ -87,11 +92,13 @@ class Engine:
 
     def create_bank(self, name: str, *, kind: str = "block", description: str = "",
                     pdq_threshold: int = 31, pdq_min_quality: int = MIN_QUALITY,
-                    video_match_percent: float = 80.0) -> BankInfo:
+                    video_match_percent: float = 80.0, regions_enabled: bool = True,
+                    region_threshold: int = 28) -> BankInfo:
         with self.db.session() as s:
             return service.create_bank(
                 s, name=name, kind=kind, description=description, pdq_threshold=pdq_threshold,
                 pdq_min_quality=pdq_min_quality, video_match_percent=video_match_percent,
+                regions_enabled=regions_enabled, region_threshold=region_threshold,
             )
 
     def list_banks(self) -> list[BankInfo]:
@@ -145,11 +152,20 @@ class Engine:
         if hashed.media and hashed.media.kind == "image" and len(usable) < len(hashed.hashes):
             meta = meta.model_copy(update={"note": (meta.note + " " if meta.note else "") +
                                            "[pdq skipped: quality below 50]"})
+        regions = None
+        if hashed.media and hashed.media.kind == "image":
+            # Hashes of the image's parts, kept with its PDQ entry for the region layer.
+            regions = self.regions.regions_of(load_media(data, name=name, limits=self.limits).rgb)
         with self.db.session() as s:
             added, _ = service.add_entries(s, bank_name=bank, entries=[
                 NewEntry(h.signal, h.value, h.quality, meta) for h in usable
             ])
+            if regions is not None:
+                from haechi.regions.service import store_regions
+
+                store_regions(s, added, regions)
         self.indexes.refresh(force=True)
+        self.regions.index.refresh(force=True)
         return added
 
     def list_entries(self, bank: str, *, limit: int = 100,
@@ -279,6 +295,11 @@ class Engine:
                               []),
         )
         result = self._match(query, timings)
+        if media.kind is MediaKind.IMAGE and not result.matches:
+            # Edited copies (cropped, framed, captioned, stickered): clean ones never pay.
+            self.regions.scan(media.rgb, result)
+        elif media.kind is MediaKind.VIDEO and not result.matches:
+            self.regions.scan_video(media, result)
         result.name, result.media, result.hashes = name, self._media_info(media), values
         result.detections = detections
         if media.kind is MediaKind.IMAGE and (query.pdq_quality or 0) < MIN_QUALITY:
@@ -374,7 +395,8 @@ class Engine:
     # -- service state ------------------------------------------------------------
 
     def status(self) -> dict[str, object]:
-        return {"index": self.indexes.status(), "database": self.db.engine.url.get_backend_name()}
+        return {"index": self.indexes.status(), "regions": self.regions.index.status(),
+                "database": self.db.engine.url.get_backend_name()}
 
 
 def _ms(since: float) -> float:

@@ -131,6 +131,18 @@ def decide(matches: Sequence[Match]) -> tuple[Decision, str]:
 
 
 def _describe(m: Match) -> str:
+    if m.layer == "regions" and m.signal == "vpdq" and m.regions:
+        return (f"bank '{m.bank}' entry {m.entry_id} by vpdq once the bars around the "
+                f"frames were trimmed (content {_box(m.regions[0].query_box)}): "
+                f"{m.query_share:.0f}% of the upload's frames found")
+    if m.layer == "regions" and m.regions:
+        parts = ", ".join(
+            f"{p.query_region} {_box(p.query_box)} ~ {p.entry_region} "
+            f"{_box(p.entry_box or (0, 0, 0, 0))} "
+            f"at {p.distance}" for p in m.regions)
+        flip = " (upload mirrored)" if m.regions[0].mirrored else ""
+        return (f"bank '{m.bank}' entry {m.entry_id} by regions{flip}: {len(m.regions)} "
+                f"region(s) agree within {m.threshold:.0f} ({parts})")
     if m.signal == "vpdq":
         return (f"bank '{m.bank}' entry {m.entry_id} by vpdq: {m.query_share:.0f}% of the "
                 f"upload's frames found, {m.entry_share:.0f}% of the entry's")
@@ -151,3 +163,7 @@ _TRANSFORM_WORDS = {
     "transpose": "transposed",
     "anti_transpose": "anti-transposed",
 }
+
+
+def _box(box: tuple[int, int, int, int]) -> str:
+    return f"[{box[0]},{box[1]},{box[2]},{box[3]}]"

@@ -28,6 +28,9 @@ class BankInfo(BaseModel):
     video_match_percent: float
     created_at: datetime
     entry_count: int = 0
+    #: Region matching of edited copies: on/off and its PDQ distance per region.
+    regions_enabled: bool = True
+    region_threshold: int = 28
 
 
 def _no_nul(value: str) -> str:
@@ -80,6 +83,22 @@ class HashValue(BaseModel):
     quality: int | None = None
 
 
+class RegionPair(BaseModel):
+    """One region of the upload that matched one region of the bank entry."""
+
+    #: Slot names: "content", "centre", "top-left" ... "bottom-right", "face", "face-2".
+    query_region: str
+    entry_region: str
+    #: (x0, y0, x1, y1) in the upload's pixels and in the banked image's pixels (None
+    #: where the bank holds no boxes: a video's frames).
+    query_box: tuple[int, int, int, int]
+    entry_box: tuple[int, int, int, int] | None
+    #: PDQ distance (0 for a video, matched by its share of frames).
+    distance: int
+    #: The upload's region matched once mirrored left to right.
+    mirrored: bool = False
+
+
 class Match(BaseModel):
     bank: str
     bank_kind: BankKind
@@ -94,6 +113,13 @@ class Match(BaseModel):
     entry_share: float | None = None
     threshold: float | None = None
     entry: EntryInfo
+    #: Which matching layer found it: None for the whole-image and exact layers,
+    #: "regions" for the region layer (cropped, framed, captioned, stickered copies).
+    layer: str | None = None
+    #: Region layer: the regions that agreed, and the verification score (how many
+    #: independent regions agreed within the bank's region threshold).
+    regions: list[RegionPair] | None = None
+    score: float | None = None
 
 
 class ScanError(BaseModel):

@@ -45,6 +45,7 @@ def bank_info(bank: Bank, entry_count: int = 0) -> BankInfo:
         enabled=bank.enabled, pdq_threshold=bank.pdq_threshold,
         pdq_min_quality=bank.pdq_min_quality, video_match_percent=bank.video_match_percent,
         created_at=bank.created_at, entry_count=entry_count,
+        regions_enabled=bank.regions_enabled, region_threshold=bank.region_threshold,
     )
 
 
@@ -60,6 +61,7 @@ def entry_info(entry: BankEntry, bank_name: str) -> EntryInfo:
 def validate_bank_settings(
     *, kind: str | None = None, pdq_threshold: int | None = None,
     pdq_min_quality: int | None = None, video_match_percent: float | None = None,
+    region_threshold: int | None = None,
 ) -> None:
     if kind is not None and kind not in ("block", "allow"):
         raise InvalidRequestError(f"a bank's kind is 'block' or 'allow', got {kind!r}")
@@ -69,6 +71,8 @@ def validate_bank_settings(
         raise InvalidRequestError("pdq_min_quality must be between 0 and 100 (default 50)")
     if video_match_percent is not None and not 0 < video_match_percent <= 100:
         raise InvalidRequestError("video_match_percent must be in (0, 100] (default 80)")
+    if region_threshold is not None and not 0 <= region_threshold <= 40:
+        raise InvalidRequestError("region_threshold must be between 0 and 40 (default 28)")
 
 
 def get_bank_row(session: Session, name: str) -> Bank:
@@ -81,6 +85,7 @@ def get_bank_row(session: Session, name: str) -> Bank:
 def create_bank(
     session: Session, *, name: str, kind: str = "block", description: str = "",
     pdq_threshold: int = 31, pdq_min_quality: int = 50, video_match_percent: float = 80.0,
+    regions_enabled: bool = True, region_threshold: int = 28,
 ) -> BankInfo:
     if "\x00" in description:
         raise InvalidRequestError("the description must not contain NUL characters")
@@ -90,11 +95,13 @@ def create_bank(
         )
     validate_bank_settings(kind=kind, pdq_threshold=pdq_threshold,
                            pdq_min_quality=pdq_min_quality,
-                           video_match_percent=video_match_percent)
+                           video_match_percent=video_match_percent,
+                           region_threshold=region_threshold)
     if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
         raise ConflictError(f"a bank named {name!r} already exists")
     bank = Bank(name=name, kind=kind, description=description, pdq_threshold=pdq_threshold,
-                pdq_min_quality=pdq_min_quality, video_match_percent=video_match_percent)
+                pdq_min_quality=pdq_min_quality, video_match_percent=video_match_percent,
+                regions_enabled=regions_enabled, region_threshold=region_threshold)
     session.add(bank)
     session.flush()
     return bank_info(bank)
@@ -103,13 +110,14 @@ def create_bank(
 def update_bank(session: Session, *, name: str, **changes: object) -> BankInfo:
     bank = get_bank_row(session, name)
     allowed = {"description", "kind", "enabled", "pdq_threshold", "pdq_min_quality",
-               "video_match_percent"}
+               "video_match_percent", "regions_enabled", "region_threshold"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidRequestError(f"cannot change {', '.join(sorted(unknown))}")
     validate_bank_settings(**{k: v for k, v in changes.items()  # type: ignore[arg-type]
                               if k in ("kind", "pdq_threshold", "pdq_min_quality",
-                                       "video_match_percent") and v is not None})
+                                       "video_match_percent", "region_threshold")
+                              and v is not None})
     if "\x00" in str(changes.get("description") or ""):
         raise InvalidRequestError("the description must not contain NUL characters")
     for key, value in changes.items():

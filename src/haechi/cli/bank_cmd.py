@@ -31,12 +31,18 @@ def create(
     pdq_threshold: int = typer.Option(31, help="Largest PDQ distance that matches (0-63)."),
     min_quality: int = typer.Option(50, help="PDQ hashes below this quality never match."),
     video_percent: float = typer.Option(80.0, help="Share of a video's frames that must match."),
+    regions: bool = typer.Option(True, "--regions/--no-regions",
+                                 help="Also catch cropped, framed, captioned and stickered "
+                                 "copies of banked images (the region layer)."),
+    region_threshold: int = typer.Option(28, help="Largest PDQ distance at which a region "
+                                         "(face, quarter, centre) agrees (0-40)."),
 ) -> None:
     """Create a bank."""
     with engine(ctx, load_index=False) as eng:
         bank = eng.create_bank(name, kind=kind, description=description,
                                pdq_threshold=pdq_threshold, pdq_min_quality=min_quality,
-                               video_match_percent=video_percent)
+                               video_match_percent=video_percent, regions_enabled=regions,
+                               region_threshold=region_threshold)
     output.console.print(f"created {bank.kind} bank '{bank.name}'", highlight=False)
 
 
@@ -85,12 +91,16 @@ def update(
     video_percent: float | None = typer.Option(None),
     enabled: bool | None = typer.Option(None, "--enabled/--disabled",
                                         help="Switch the whole bank on or off."),
+    regions: bool | None = typer.Option(None, "--regions/--no-regions",
+                                        help="Switch the region layer on or off."),
+    region_threshold: int | None = typer.Option(None, help="Region distance threshold (0-40)."),
 ) -> None:
     """Change a bank's settings."""
     with engine(ctx, load_index=False) as eng:
         bank = eng.update_bank(name, description=description, pdq_threshold=pdq_threshold,
                                pdq_min_quality=min_quality, video_match_percent=video_percent,
-                               enabled=enabled)
+                               enabled=enabled, regions_enabled=regions,
+                               region_threshold=region_threshold)
     output.console.print(output.banks_table([bank]))
 
 

@@ -23,14 +23,17 @@ def save(ctx: typer.Context) -> None:
     """Write the index files now, so the next start loads instead of replaying changes."""
     with engine(ctx) as eng:
         eng.indexes.save()
+        eng.regions.index.save()
         write(json.dumps(eng.indexes.status()) + "\n")
 
 
 @app.command("rebuild")
 def rebuild(ctx: typer.Context) -> None:
-    """Rebuild the index from the store and save it (after restoring a database backup,
-    or if the files were damaged)."""
+    """Rebuild the indexes (whole-image and regions) from the store and save them (after
+    restoring a database backup, or if the files were damaged)."""
     with engine(ctx, load_index=False) as eng:
         eng.indexes.rebuild()
         eng.indexes.save()
+        eng.regions.index.rebuild()
+        eng.regions.index.save()
         write(json.dumps(eng.indexes.status()) + "\n")

@@ -62,6 +62,10 @@ class Bank(Base):
     pdq_threshold: Mapped[int] = mapped_column(Integer, default=31)
     pdq_min_quality: Mapped[int] = mapped_column(Integer, default=50)
     video_match_percent: Mapped[float] = mapped_column(Float, default=80.0)
+    #: Region matching (cropped, framed, captioned, stickered copies): on/off, and the
+    #: PDQ distance at which a region counts as the same.
+    regions_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    region_threshold: Mapped[int] = mapped_column(Integer, default=28)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     entries: Mapped[list[BankEntry]] = relationship(

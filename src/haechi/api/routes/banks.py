@@ -33,6 +33,8 @@ class BankCreate(BaseModel):
     pdq_threshold: int = 31
     pdq_min_quality: int = 50
     video_match_percent: float = 80.0
+    regions_enabled: bool = True
+    region_threshold: int = 28
 
 
 class BankUpdate(BaseModel):
@@ -44,6 +46,8 @@ class BankUpdate(BaseModel):
     pdq_threshold: int | None = None
     pdq_min_quality: int | None = None
     video_match_percent: float | None = None
+    regions_enabled: bool | None = None
+    region_threshold: int | None = None
 
 
 class BankDeleted(BaseModel):

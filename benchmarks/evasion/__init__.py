@@ -1,0 +1,1 @@
+"""The evasion transform suite: edits people make so a re-post escapes hash matching."""

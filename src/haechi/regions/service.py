@@ -1,0 +1,141 @@
+"""The region layer as the engine uses it: store an image's regions when it is banked,
+and look for edited copies when the whole-image match found nothing."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haechi.errors import MediaError
+from haechi.index.region_index import RegionIndex
+from haechi.matching import Query, decide, find_matches
+from haechi.media import Media
+from haechi.regions.extract import Regions, compute_regions
+from haechi.regions.match import find_region_matches
+from haechi.regions.models import EntryRegion
+from haechi.regions.video import trimmed_frames
+from haechi.results import EntryInfo, RegionPair, ScanResult
+from haechi.store.models import Bank
+
+if TYPE_CHECKING:
+    from haechi.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+def store_regions(session: Session, entries: Sequence[EntryInfo], regions: Regions) -> int:
+    """Keep ``regions`` with the PDQ entry among ``entries`` (in the caller's transaction,
+    so the index sees them with the entry's "add" in the feed)."""
+    stored = 0
+    for entry in entries:
+        if entry.signal != "pdq":
+            continue
+        for w in regions.windows:
+            session.add(EntryRegion(entry_id=entry.id, slot=w.slot, hash=w.hash,
+                                    quality=w.quality, x0=w.box[0], y0=w.box[1],
+                                    x1=w.box[2], y1=w.box[3]))
+            stored += 1
+    return stored
+
+
+class RegionService:
+    """Held by the engine as ``engine.regions``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        settings = engine.settings
+        self.index = RegionIndex(engine.db, settings.data_dir / "index",
+                                 refresh_seconds=settings.index_refresh_seconds,
+                                 save_after_changes=settings.index_save_after_changes)
+
+    def regions_of(self, rgb: np.ndarray) -> Regions:
+        """What the bank keeps for an image (no mirror hashes: scans add those)."""
+        return compute_regions(rgb)
+
+    def scan(self, rgb: np.ndarray, result: ScanResult) -> None:
+        """Run the region layer on an upload the whole-image layers did not match, and
+        update ``result`` (matches, decision, reason, timings) in place.
+
+        A failure here is logged and said in the reason, never raised: the whole-image
+        decision stands, and one odd file must not stop a batch.
+        """
+        try:
+            self._scan(rgb, result)
+        except Exception as exc:
+            log.exception("the region layer failed")
+            result.reason += f" (the region layer could not run: {type(exc).__name__})"
+
+    def _scan(self, rgb: np.ndarray, result: ScanResult) -> None:
+        t0 = time.perf_counter()
+        with self.engine.db.session() as s:
+            banks = {b.id: b for b in s.scalars(select(Bank).where(
+                Bank.enabled.is_(True), Bank.regions_enabled.is_(True)))}
+            if not banks:
+                return
+            query = compute_regions(rgb, mirror=True)
+            result.timings_ms["regions_hash_ms"] = _ms(t0)
+            t1 = time.perf_counter()
+            self.index.refresh()
+            matches = find_region_matches(s, self.index, banks, query)
+        result.timings_ms["regions_match_ms"] = _ms(t1)
+        if matches:
+            result.matches = sorted(matches, key=lambda m: (m.bank_kind != "allow", m.bank,
+                                                            m.entry_id))
+            result.decision, result.reason = decide(result.matches)
+
+    def scan_video(self, media: Media, result: ScanResult) -> None:
+        """Letterboxed or pillarboxed re-encodes: match the frames' content box."""
+        try:
+            self._scan_video(media, result)
+        except MediaError as exc:
+            result.reason += f" (the region layer could not read the frames: {exc.message})"
+        except Exception as exc:
+            log.exception("the region layer failed")
+            result.reason += f" (the region layer could not run: {type(exc).__name__})"
+
+    def _scan_video(self, media: Media, result: ScanResult) -> None:
+        t0 = time.perf_counter()
+        with self.engine.db.session() as s:
+            enabled = s.scalar(select(Bank.id).where(
+                Bank.enabled.is_(True), Bank.regions_enabled.is_(True)).limit(1))
+        if enabled is None:
+            return
+        trimmed = trimmed_frames(media)
+        result.timings_ms["regions_hash_ms"] = _ms(t0)
+        if trimmed is None:
+            return
+        box, frames = trimmed
+        t1 = time.perf_counter()
+        self.engine.indexes.refresh()
+        with self.engine.db.session() as s:
+            matches = [m for m in find_matches(s, self.engine.indexes,
+                                               Query(video_frames=frames))
+                       if m.signal == "vpdq" and self._bank_allows(s, m.bank)]
+        result.timings_ms["regions_match_ms"] = _ms(t1)
+        for m in matches:
+            m.layer = "regions"
+            m.transform = "bars trimmed"
+            m.regions = [RegionPair(query_region="content", entry_region="frame",
+                                    query_box=box, entry_box=None,
+                                    distance=0 if m.distance is None else m.distance)]
+        if matches:
+            result.matches = matches
+            result.decision, result.reason = decide(matches)
+
+    @staticmethod
+    def _bank_allows(session: Session, name: str) -> bool:
+        return bool(session.scalar(select(Bank.regions_enabled).where(Bank.name == name)))
+
+    def close(self, *, save_index: bool = True) -> None:
+        if save_index and self.index.ready and self.index.seq != self.index.saved_seq:
+            self.index.save()
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)

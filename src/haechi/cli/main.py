@@ -10,6 +10,7 @@ from haechi.cli import (
     backscan_cmd,
     bank_cmd,
     demo_cmd,
+    eval_cmd,
     evidence_cmd,
     index_cmd,
     key_cmd,
@@ -18,6 +19,7 @@ from haechi.cli import (
     serve_cmd,
     telegram_cmd,
     track_cmd,
+    train_cmd,
     victim_cmd,
 )
 from haechi.cli.context import CliState
@@ -37,10 +39,12 @@ app.add_typer(moderation_cmd.app, name="mod")
 app.add_typer(track_cmd.app, name="track")
 app.add_typer(victim_cmd.app, name="victim")
 app.add_typer(telegram_cmd.app, name="telegram")
+app.add_typer(train_cmd.app, name="train")
 app.command("hash")(scan_cmd.hash_command)
 app.command("scan")(scan_cmd.scan_command)
 app.command("serve")(serve_cmd.serve_command)
 app.command("demo")(demo_cmd.demo_command)
+app.command("eval")(eval_cmd.eval_command)
 app.command("backscan")(backscan_cmd.backscan_command)
 app.command("backscan-report")(backscan_cmd.backscan_report_command)
 app.command("retrohunt")(backscan_cmd.retrohunt_command)

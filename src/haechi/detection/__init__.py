@@ -35,10 +35,13 @@ class UnknownDetectorError(HaechiError):
 
 def builtin_detector_classes() -> list[type[Detector]]:
     from haechi.detection.faces import DlibFaceDetector, DlibFaceEmbedder
+    from haechi.detection.faceswap import FaceSwapDetector
+    from haechi.detection.generated import SyntheticImageDetector
     from haechi.detection.provenance import ProvenanceDetector
     from haechi.detection.sexual import OpenNsfwDetector
 
-    return [OpenNsfwDetector, DlibFaceDetector, DlibFaceEmbedder, ProvenanceDetector]
+    return [OpenNsfwDetector, DlibFaceDetector, DlibFaceEmbedder, ProvenanceDetector,
+            SyntheticImageDetector, FaceSwapDetector]
 
 
 def _check(cls: object, declared: str) -> type[Detector]:

@@ -36,6 +36,18 @@ class Region(BaseModel):
     embedding: list[float] | None = None
     #: Further per-region estimates, e.g. ``{"age": 31.2, "p_minor": 0.02}``.
     attributes: dict[str, float] = Field(default_factory=dict)
+    #: Video: timestamps (seconds) of the frames that decided this region's score
+    #: (face tracks: the frames the track's score is the mean of).
+    frames_s: list[float] = Field(default_factory=list)
+
+
+class Heatmap(BaseModel):
+    """Where in one region the model saw what it scores, for reviewers: a small PNG of
+    the model's crop with its evidence overlaid (brighter and warmer = stronger)."""
+
+    #: Index into :attr:`Detection.regions`.
+    region: int = Field(ge=0)
+    png_base64: str
 
 
 class Detection(BaseModel):
@@ -52,6 +64,8 @@ class Detection(BaseModel):
     reason: str
     #: Exact findings that are not scores (provenance: the metadata that was found).
     findings: list[str] = Field(default_factory=list)
+    #: Heat maps of regions (face-swap: one per scored face), for the review page.
+    heatmaps: list[Heatmap] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)

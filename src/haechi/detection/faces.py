@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -63,6 +64,59 @@ class Face:
 
 def embedding_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
+
+
+#: HOG results of recent images, by array identity (weak references: nothing is kept
+#: alive): the face detectors of one detection pass (``dlib-faces``, ``face-swap``) look at
+#: the same ``media.rgb``, or the same sampled video frames (up to 32 of them), and face
+#: detection is most of their cost.
+_RECENT_LOCATED = 32
+#: A face's box, HOG margin and 5 landmark points.
+Located = tuple[tuple[int, int, int, int], float, list[tuple[int, int]]]
+_recent: list[tuple[weakref.ref[np.ndarray], int, float, list[Located]]] = []
+
+
+def locate_faces(rgb: np.ndarray, *, upsample: int = 0, threshold: float = 0.0
+                 ) -> list[Located]:
+    """Box, HOG margin and 5 landmarks of each face, surest first: no crops, ages or
+    embeddings, for detectors that make their own crops. ``threshold`` shifts the HOG
+    cut-off (negative: also weaker candidates)."""
+    m = _models()
+    with m.lock:
+        for ref, up, th, found in _recent:
+            if ref() is rgb and (up, th) == (upsample, threshold):
+                return list(found)
+        img = np.ascontiguousarray(rgb, dtype=np.uint8)
+        h, w = img.shape[:2]
+        found = []
+        rects, margins, _ = m.detector.run(img, upsample, threshold)
+        for rect, margin in zip(rects, margins, strict=True):
+            points = [(p.x, p.y) for p in m.landmarks(img, rect).parts()]
+            box = (max(0, rect.left()), max(0, rect.top()), min(w - 1, rect.right()),
+                   min(h - 1, rect.bottom()))
+            found.append((box, float(margin), points))
+        found.sort(key=lambda f: -f[1])
+        _recent.append((weakref.ref(rgb), upsample, threshold, found))
+        del _recent[:-_RECENT_LOCATED]
+    return list(found)
+
+
+def _shape(box: tuple[int, int, int, int], points: Sequence[tuple[float, float]]) -> Any:
+    parts = dlib.points()
+    for x, y in points:
+        parts.append(dlib.point(round(x), round(y)))
+    return dlib.full_object_detection(dlib.rectangle(*box), parts)
+
+
+def aligned_crop(rgb: np.ndarray, landmarks: Sequence[tuple[float, float]], size: int,
+                 padding: float) -> np.ndarray:
+    """A ``(size, size, 3)`` crop aligned on the 5 landmarks, as ``Face.chip`` but at any
+    size and padding (models trained on another framing need their own)."""
+    xs, ys = [round(x) for x, _ in landmarks], [round(y) for _, y in landmarks]
+    shape = _shape((min(xs), min(ys), max(xs), max(ys)), landmarks)
+    img = np.ascontiguousarray(rgb, dtype=np.uint8)
+    return np.asarray(dlib.extract_image_chip(img, dlib.get_face_chip_details(shape, size,
+                                                                              padding)))
 
 
 @dataclass(frozen=True)
@@ -117,28 +171,25 @@ class DlibFaceDetector(Detector):
         """Every frontal face in an ``(H, W, 3) uint8`` image, surest first."""
         embed = self.embed if embed is None else embed
         m = self._m
+        located = locate_faces(rgb, upsample=self.upsample)
         img = np.ascontiguousarray(rgb, dtype=np.uint8)
         found = []
         with m.lock:
-            rects, margins, _ = m.detector.run(img, self.upsample, 0.0)
-            for rect, margin in zip(rects, margins, strict=True):
-                shape = m.landmarks(img, rect)
+            for box, margin, points in located:
+                shape = _shape(box, points)
                 chip = np.asarray(dlib.get_face_chip(img, shape, EMBED_CHIP, EMBED_PADDING))
                 embedding = (np.asarray(m.embedder.compute_face_descriptor(chip),
                                         dtype=np.float32) if embed else None)
                 age_chip = np.asarray(dlib.extract_image_chip(
                     img, dlib.get_face_chip_details(shape, AGE_CHIP, AGE_PADDING)))
-                found.append((rect, float(margin), shape, chip, embedding, age_chip))
+                found.append((box, margin, points, chip, embedding, age_chip))
         if not found:
             return []
         ages, minors = self._ages([f[5] for f in found])
-        h, w = img.shape[:2]
         faces = [
-            Face(box=(max(0, r.left()), max(0, r.top()), min(w - 1, r.right()),
-                      min(h - 1, r.bottom())),
-                 margin=mg, landmarks=[(p.x, p.y) for p in s.parts()], chip=c, embedding=e,
+            Face(box=b, margin=mg, landmarks=pts, chip=c, embedding=e,
                  age=None if a is None else float(a), p_minor=None if pm is None else float(pm))
-            for (r, mg, s, c, e, _), a, pm in zip(found, ages, minors, strict=True)
+            for (b, mg, pts, c, e, _), a, pm in zip(found, ages, minors, strict=True)
         ]
         return sorted(faces, key=lambda f: -f.margin)
 

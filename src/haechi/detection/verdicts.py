@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from haechi.detection import get_detector
 from haechi.detection.base import Detection
 from haechi.detection.settings import DetectionSettings
+from haechi.detection.tracks import track_detection
 from haechi.errors import HaechiError
 from haechi.media import Media, MediaKind
 
@@ -48,7 +49,8 @@ class Verdicts(BaseModel):
     real_person_face: Verdict
     synthetic: Verdict
     possible_minor: Verdict
-    #: Every detector's own result (for video: the frame that scored highest).
+    #: Every detector's own result (for video: the frame that scored highest, or, for
+    #: face detectors that track (face-swap), one region per face track).
     detections: list[Detection] = Field(default_factory=list)
     errors: list[DetectorError] = Field(default_factory=list)
     #: Video: frames (by timestamp, seconds) that went through the detectors.
@@ -108,12 +110,23 @@ def _run(names: Iterable[str], views: list[tuple[float | None, Media]], media: M
                 results.append((detector.detect(media), None))  # reads the file itself
             else:
                 per_view = [(detector.detect(v), ts) for ts, v in views]
-                if per_view:
+                if per_view and media.kind is MediaKind.VIDEO and getattr(
+                        detector, "tracks_faces", False):
+                    results.append(_tracked(per_view))
+                elif per_view:
                     results.append(max(per_view, key=lambda r: r[0].score))
         except HaechiError as exc:
             errors.append(DetectorError(detector=name, code=exc.code, message=exc.message))
         timings[f"{name}_ms"] = round((time.perf_counter() - t0) * 1000, 3)
     return results
+
+
+def _tracked(per_view: list[tuple[Detection, float | None]]) -> tuple[Detection, float | None]:
+    """A face detector's frames joined into face tracks (see :mod:`.tracks`), with the
+    time of the frame where the highest track peaked."""
+    detection = track_detection([(ts or 0.0, d) for d, ts in per_view])
+    peak = detection.regions[0].attributes.get("peak_s") if detection.regions else None
+    return detection, peak
 
 
 def _verdict(results: list[tuple[Detection, float | None]], threshold: float,

@@ -24,6 +24,7 @@ from haechi.errors import ForbiddenError, HaechiError, NotFoundError, Unauthoriz
 from haechi.moderation import permissions as perm
 from haechi.moderation.accounts import LoginFailed, SessionInfo, csrf_ok
 from haechi.moderation.service import ModerationService, service_for
+from haechi.web.review import heatmaps
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -158,11 +159,14 @@ def item_page(request: Request, svc: ServiceDep, session: SessionDep,
     review = svc.get_review(review_id=review_id)
     item = review.item
     try:
-        svc.held_media(item_id=item.id)
+        data, _type = svc.held_media(item_id=item.id)
         has_media = True
     except NotFoundError:
         has_media = False
+    faceswap = (heatmaps.face_swap(data, svc.engine.limits)
+                if has_media and item.media_kind == "image" else None)
     return _page(request, "item.html", s, review=review, item=item, has_media=has_media,
+                 faceswap=faceswap,
                  user=svc.get_user(user_id=item.user_id),
                  strikes=svc.strikes(user_id=item.user_id))
 
@@ -209,6 +213,20 @@ def original(request: Request, svc: ServiceDep, session: SessionDep, item_id: in
     data, content_type = svc.reveal_media(item_id=item_id, actor=s.account.username,
                                           allowed=s.account.can_reveal)
     return Response(data, media_type=content_type,
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/review/media/{item_id}/heatmaps")
+def face_heatmaps(request: Request, svc: ServiceDep, session: SessionDep,
+                  item_id: int) -> Response:
+    """The face-swap heat maps (crops of the media, so revealed and audited like it)."""
+    s = _require(session, perm.REVIEW)
+    data, _type = svc.reveal_media(item_id=item_id, actor=s.account.username,
+                                   allowed=s.account.can_reveal)
+    view = heatmaps.face_swap(data, svc.engine.limits)
+    if view.detection is None or not view.detection.heatmaps:
+        raise NotFoundError(view.problem or "no face to draw a heat map for")
+    return Response(heatmaps.heatmap_strip(view.detection), media_type="image/png",
                     headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 

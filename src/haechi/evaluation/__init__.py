@@ -1,0 +1,1 @@
+"""Measuring detectors: metrics, perturbations, runs over folders, ROC plots."""

@@ -78,6 +78,13 @@ def test_rolling_restart_behind_a_proxy_loses_no_request(
     entry = _random_pdq(99)
     with Engine(data_dir=a.data_dir.parent / "writer", database_url=a.database_url) as eng:
         eng.add_hash("known", "pdq", entry)
+    # Replicas promise a bank change within a second (the test above); the restart is
+    # what is measured here, so start once both have it.
+    deadline = time.monotonic() + 5.0
+    for replica in (a, b):
+        while _scan(replica.url, key, entry).json()["decision"] != "block":
+            assert time.monotonic() < deadline, "a replica never saw the new entry"
+            time.sleep(0.1)
     proxy = RoundRobinProxy([a.url, b.url]).start()
     outcomes: Counter[str] = Counter()
     stop = threading.Event()

@@ -96,6 +96,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
 
 def _load_index(app: FastAPI, engine: Engine) -> None:
     try:
+        # The region index first: scans open when the whole-image index is ready, and
+        # must not find the region layer empty then.
+        engine.regions.index.load()
         engine.indexes.load()
     except Exception as exc:
         log.exception("loading the index failed")

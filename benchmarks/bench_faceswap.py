@@ -31,20 +31,15 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
-
-from PIL import Image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _detection_images import make_images, summary, timed  # noqa: E402
 from _report import write_outputs  # noqa: E402
-from fixtures_media import encode, make_photo  # noqa: E402
 from haechi.detection import get_detector  # noqa: E402
 from haechi.detection.faces import locate_faces  # noqa: E402
 from haechi.detection.faceswap import FaceSwapDetector, face_chip  # noqa: E402
@@ -52,36 +47,6 @@ from haechi.detection.heatmaps import render  # noqa: E402
 from haechi.detection.settings import DetectionSettings  # noqa: E402
 from haechi.detection.verdicts import detect_all  # noqa: E402
 from haechi.media import Media, load_media  # noqa: E402
-
-FACES = ROOT.parent / "shared" / "datasets" / "faces-real" / "utkface-adults"
-
-
-def make_images(count: int) -> list[tuple[str, bytes]]:
-    crops = sorted(FACES.glob("*.jpg"))[::500] if FACES.is_dir() else []
-    images = []
-    for i in range(count):
-        photo = make_photo(100 + i, (1920, 1080))
-        label = "no face"
-        if crops and i % 2 == 0:
-            face = Image.open(crops[i // 2 % len(crops)]).convert("RGB").resize((360, 360))
-            photo.paste(face, (780, 300))
-            label = "one face"
-        images.append((label, encode(photo, "JPEG", quality=90)))
-    return images
-
-
-def timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1000
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"median_ms": round(statistics.median(ordered), 1), "p95_ms": round(p95, 1),
-            "mean_ms": round(statistics.fmean(ordered), 1), "n": len(ordered)}
-
 
 PASS = DetectionSettings(sexual_detectors=["open-nsfw"], face_detectors=["dlib-faces"],
                          synthetic_detectors=["provenance", "face-swap"])

@@ -100,10 +100,12 @@ def test_batch_scores_equal_single_scores(detector: SyntheticImageDetector) -> N
     np.testing.assert_allclose(batch, single, atol=1e-4)
 
 
-def test_registered_and_feeds_the_synthetic_verdict(detector: SyntheticImageDetector) -> None:
+def test_registered_opt_in_and_feeds_the_synthetic_verdict(
+        detector: SyntheticImageDetector) -> None:
     assert SyntheticImageDetector in builtin_detector_classes()
     assert detector_classes()["synthetic-image"] is SyntheticImageDetector
-    assert "synthetic-image" in DetectionSettings().synthetic_detectors
+    # Trained on face crops only: it runs where a deployer asks for it, not by default.
+    assert "synthetic-image" not in DetectionSettings().synthetic_detectors
     media = load_media(encode(make_image(4), "JPEG"), name="x.jpg")
     verdicts = detect_all(DetectionSettings(sexual_detectors=[], face_detectors=[],
                                             synthetic_detectors=["synthetic-image"]), media)

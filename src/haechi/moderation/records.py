@@ -89,6 +89,16 @@ def join(s: Session, user: ModUser, room: ModRoom) -> None:
             pass
 
 
+def banned_decision(user: ModUser) -> PolicyDecision | None:
+    """The decision for anything a banned user posts (None for a user in good standing):
+    blocked whatever it is, without a further strike."""
+    if user.banned_at is None:
+        return None
+    return PolicyDecision(
+        action="block", rule="banned-user", category="banned_user",
+        reason=f"the uploader is banned from the platform ({user.ban_reason})")
+
+
 def user_rooms(s: Session, user_id: int) -> list[str]:
     return list(s.scalars(
         select(ModRoom.platform_id).join(ModMembership, ModMembership.room_id == ModRoom.id)

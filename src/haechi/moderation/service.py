@@ -152,11 +152,8 @@ class ModerationService:
             user = records.get_or_create_user(s, user_id)
             room = records.get_or_create_room(s, room_id)
             records.join(s, user, room)
-            if user.banned_at is not None:
-                decision = PolicyDecision(
-                    action="block", rule="banned-user", category="banned_user",
-                    reason=f"the uploader is banned from the platform ({user.ban_reason})")
-            else:
+            decision = records.banned_decision(user)
+            if decision is None:
                 decision = self.policy.evaluate(self._facts(scan, scores))
                 decision = self._victim_face_alert(data, scores, decision, service)
             item = ModItem(

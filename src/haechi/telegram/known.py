@@ -52,13 +52,10 @@ def moderate_known(engine: Engine, *, original_item_id: int, user_id: str, room_
         user = records.get_or_create_user(s, user_id)
         room = records.get_or_create_room(s, room_id)
         records.join(s, user, room)
-        if user.banned_at is not None:
-            decision = PolicyDecision(
-                action="block", rule="banned-user", category="banned_user",
-                reason=f"the uploader is banned from the platform ({user.ban_reason})")
-        elif scan is not None:
+        decision = records.banned_decision(user)
+        if decision is None and scan is not None:
             decision = svc.evaluate(scan=scan)
-        else:
+        elif decision is None:
             decision = _confirmed_unhashable(svc.policy.rule(KNOWN_RULE), original_item_id)
         if decision.action != "block":
             return None

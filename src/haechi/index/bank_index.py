@@ -9,17 +9,15 @@ invocations, API replicas) converge on the same state by reading the same feed.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from haechi.index.feed_index import FeedFollowingIndex
 from haechi.index.pdq_index import PdqIndex
 from haechi.signals.vpdq import parse_compact
-from haechi.store.db import Database
 from haechi.store.models import BankEntry, EntryChange
 
 log = logging.getLogger(__name__)
@@ -31,74 +29,24 @@ def _frame_hashes(value: str) -> list[str]:
     return list(dict.fromkeys(f.pdq for f in parse_compact(value)))
 
 
-class BankIndexes:
+class BankIndexes(FeedFollowingIndex):
     """PDQ entries and vPDQ frames, each keyed by bank entry id."""
 
-    def __init__(self, db: Database, directory: Path, *, refresh_seconds: float = 0.5,
-                 save_after_changes: int = 50_000) -> None:
-        self.db = db
-        self.directory = directory
-        self.refresh_seconds = refresh_seconds
-        self.save_after_changes = save_after_changes
-        self.pdq = PdqIndex()
-        self.frames = PdqIndex()
-        self.seq = 0
-        self.saved_seq = -1
-        self.ready = False
-        self.loaded_from: str = "nothing"
-        self._last_refresh = 0.0
-        self._lock = threading.RLock()
-        self._refresh_lock = threading.Lock()
+    FILES = ("pdq", "vpdq")
+    LABEL = "index"
+    pdq: PdqIndex
+    frames: PdqIndex
+
+    def _get_parts(self) -> tuple[PdqIndex, PdqIndex]:
+        return self.pdq, self.frames
+
+    def _set_parts(self, first: PdqIndex, second: PdqIndex) -> None:
+        self.pdq, self.frames = first, second
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def load(self) -> None:
-        """Load saved files if they are usable, else rebuild from the store; then catch up.
-
-        The new indexes are built aside and swapped in, so the lock is held only for the
-        swap and never across database reads.
-        """
-        started = time.perf_counter()
-        try:
-            pdq = PdqIndex.load(self.directory / "pdq")
-            frames = PdqIndex.load(self.directory / "vpdq")
-            if pdq.watermark != frames.watermark:
-                raise ValueError("pdq and vpdq index files are from different moments")
-            if pdq.watermark > self._max_seq():
-                raise ValueError("index files are newer than the database")
-            seq, source = pdq.watermark, "files"
-        except (FileNotFoundError, ValueError) as exc:
-            if not isinstance(exc, FileNotFoundError):
-                log.warning("rebuilding the index from the store: %s", exc)
-            pdq, frames, seq = self._rebuild()
-            source = "store"
-        with self._lock:
-            self.pdq, self.frames, self.seq = pdq, frames, seq
-            self.saved_seq = seq if source == "files" else -1
-            self.loaded_from = source
-        self.refresh(force=True)
-        self.ready = True
-        log.info("index ready from %s in %.2fs: %d pdq, %d vpdq frames", source,
-                 time.perf_counter() - started, len(self.pdq), len(self.frames))
-
-    def rebuild(self) -> None:
-        """Drop what is in memory and rebuild from the store, then catch up."""
-        pdq, frames, seq = self._rebuild()
-        with self._lock:
-            self.pdq, self.frames, self.seq = pdq, frames, seq
-            self.saved_seq = -1
-            self.loaded_from = "store"
-        self.refresh(force=True)
-        self.ready = True
-
-    def _max_seq(self) -> int:
-        with self.db.session() as s:
-            return s.scalar(select(func.max(EntryChange.seq))) or 0
-
     def _rebuild(self) -> tuple[PdqIndex, PdqIndex, int]:
-        # Read the watermark first: anything changed after it is replayed by refresh(),
-        # and replaying an "add" for a row already loaded is harmless (keys are replaced).
-        seq = self._max_seq()
+        seq = self._max_seq()  # first: see FeedFollowingIndex._rebuild
         pdq_values, pdq_keys = self._enabled_values("pdq")
         pdq = PdqIndex.build(pdq_values, pdq_keys)
         video_values, video_keys = self._enabled_values("vpdq")
@@ -128,14 +76,6 @@ class BankIndexes:
                     keys.append(entry_id)
                     values.append(value)
                 last = rows[-1][0]
-
-    def save(self) -> None:
-        with self._lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self.pdq.watermark = self.frames.watermark = self.seq
-            self.pdq.save(self.directory / "pdq")
-            self.frames.save(self.directory / "vpdq")
-            self.saved_seq = self.seq
 
     # -- keeping up ----------------------------------------------------------------
 

@@ -13,19 +13,17 @@ about a seventh of the size.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from haechi.index.feed_index import FeedFollowingIndex
 from haechi.index.pdq_index import PdqIndex
 from haechi.regions.extract import MIN_QUALITY
 from haechi.regions.models import EntryRegion
 from haechi.regions.windows import FACE_SLOTS, SLOTS_PER_ENTRY
-from haechi.store.db import Database
 from haechi.store.models import BankEntry, EntryChange
 
 log = logging.getLogger(__name__)
@@ -42,64 +40,24 @@ def split_key(key: int) -> tuple[int, int]:
     return divmod(key, SLOTS_PER_ENTRY)
 
 
-class RegionIndex:
+class RegionIndex(FeedFollowingIndex):
     """Region hashes of every enabled PDQ entry, keyed by (entry, slot)."""
 
-    def __init__(self, db: Database, directory: Path, *, refresh_seconds: float = 0.5,
-                 save_after_changes: int = 50_000) -> None:
-        self.db = db
-        self.directory = directory
-        self.refresh_seconds = refresh_seconds
-        self.save_after_changes = save_after_changes
-        self.index = PdqIndex()
-        self.faces = PdqIndex()
-        self.seq = 0
-        self.saved_seq = -1
-        self.ready = False
-        self.loaded_from = "nothing"
-        self._last_refresh = 0.0
-        self._lock = threading.RLock()
-        self._refresh_lock = threading.Lock()
+    FILES = ("regions", "region_faces")
+    LABEL = "region index"
+    index: PdqIndex
+    faces: PdqIndex
+
+    def _get_parts(self) -> tuple[PdqIndex, PdqIndex]:
+        return self.index, self.faces
+
+    def _set_parts(self, first: PdqIndex, second: PdqIndex) -> None:
+        self.index, self.faces = first, second
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def load(self) -> None:
-        """Load the saved files if usable, else rebuild from the store; then catch up."""
-        try:
-            index = PdqIndex.load(self.directory / "regions")
-            faces = PdqIndex.load(self.directory / "region_faces")
-            if index.watermark != faces.watermark:
-                raise ValueError("region index files are from different moments")
-            if index.watermark > self._max_seq():
-                raise ValueError("region index files are newer than the database")
-            seq, source = index.watermark, "files"
-        except (FileNotFoundError, ValueError) as exc:
-            if not isinstance(exc, FileNotFoundError):
-                log.warning("rebuilding the region index from the store: %s", exc)
-            index, faces, seq = self._rebuild()
-            source = "store"
-        with self._lock:
-            self.index, self.faces, self.seq = index, faces, seq
-            self.saved_seq = seq if source == "files" else -1
-            self.loaded_from = source
-        self.refresh(force=True)
-        self.ready = True
-
-    def rebuild(self) -> None:
-        index, faces, seq = self._rebuild()
-        with self._lock:
-            self.index, self.faces, self.seq, self.saved_seq = index, faces, seq, -1
-            self.loaded_from = "store"
-        self.refresh(force=True)
-        self.ready = True
-
-    def _max_seq(self) -> int:
-        with self.db.session() as s:
-            return s.scalar(select(func.max(EntryChange.seq))) or 0
-
     def _rebuild(self) -> tuple[PdqIndex, PdqIndex, int]:
-        # Watermark first: later changes are replayed, and replaying an add is harmless.
-        seq = self._max_seq()
+        seq = self._max_seq()  # first: see FeedFollowingIndex._rebuild
         hashes: list[str] = []
         keys: list[int] = []
         face_hashes: list[str] = []
@@ -123,14 +81,6 @@ class RegionIndex:
                     (face_hashes if face else hashes).append(value)
                 last = rows[-1][0]
         return PdqIndex.build(hashes, keys), PdqIndex.build(face_hashes, face_keys), seq
-
-    def save(self) -> None:
-        with self._lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self.index.watermark = self.faces.watermark = self.seq
-            self.index.save(self.directory / "regions")
-            self.faces.save(self.directory / "region_faces")
-            self.saved_seq = self.seq
 
     # -- keeping up ----------------------------------------------------------------
 

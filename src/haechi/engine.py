@@ -142,20 +142,20 @@ class Engine:
 
     def add_media(self, bank: str, data: bytes, *, name: str | None = None,
                   metadata: EntryMetadata | None = None) -> list[EntryInfo]:
-        """Hash a file and add every hash of it (digests and the perceptual hash)."""
-        hashed = self.hash_bytes(data, name=name)
-        if hashed.error is not None:
-            raise MediaError(hashed.error.message, code=hashed.error.code)
+        """Hash a file and add every hash of it (digests and the perceptual hash).
+
+        Raises :class:`MediaError` for a file that cannot be read."""
+        media = load_media(data, name=name, limits=self.limits)  # decoded once for all
+        hashes, _ = self._hash(media)
         meta = metadata or EntryMetadata()
-        usable = [h for h in hashed.hashes
+        usable = [h for h in hashes
                   if not (h.signal == "pdq" and (h.quality or 0) < MIN_QUALITY)]
-        if hashed.media and hashed.media.kind == "image" and len(usable) < len(hashed.hashes):
+        is_image = media.kind is MediaKind.IMAGE
+        if is_image and len(usable) < len(hashes):
             meta = meta.model_copy(update={"note": (meta.note + " " if meta.note else "") +
                                            "[pdq skipped: quality below 50]"})
-        regions = None
-        if hashed.media and hashed.media.kind == "image":
-            # Hashes of the image's parts, kept with its PDQ entry for the region layer.
-            regions = self.regions.regions_of(load_media(data, name=name, limits=self.limits).rgb)
+        # Hashes of the image's parts, kept with its PDQ entry for the region layer.
+        regions = self.regions.regions_of(media.rgb) if is_image else None
         with self.db.session() as s:
             added, _ = service.add_entries(s, bank_name=bank, entries=[
                 NewEntry(h.signal, h.value, h.quality, meta) for h in usable

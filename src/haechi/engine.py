@@ -93,12 +93,13 @@ class Engine:
     def create_bank(self, name: str, *, kind: str = "block", description: str = "",
                     pdq_threshold: int = 31, pdq_min_quality: int = MIN_QUALITY,
                     video_match_percent: float = 80.0, regions_enabled: bool = True,
-                    region_threshold: int = 28) -> BankInfo:
+                    region_threshold: int = 28, region_min_inliers: int = 30) -> BankInfo:
         with self.db.session() as s:
             return service.create_bank(
                 s, name=name, kind=kind, description=description, pdq_threshold=pdq_threshold,
                 pdq_min_quality=pdq_min_quality, video_match_percent=video_match_percent,
                 regions_enabled=regions_enabled, region_threshold=region_threshold,
+                region_min_inliers=region_min_inliers,
             )
 
     def list_banks(self) -> list[BankInfo]:

@@ -135,6 +135,14 @@ def _describe(m: Match) -> str:
         return (f"bank '{m.bank}' entry {m.entry_id} by vpdq once the bars around the "
                 f"frames were trimmed (content {_box(m.regions[0].query_box)}): "
                 f"{m.query_share:.0f}% of the upload's frames found")
+    if m.layer == "regions" and m.regions and m.regions[0].query_region == "keypoints":
+        p = m.regions[0]
+        flip = " (upload mirrored)" if p.mirrored else ""
+        return (f"bank '{m.bank}' entry {m.entry_id} by keypoints{flip}: {m.score:.0f} points "
+                f"of the upload's {_box(p.query_box)} land on the entry's "
+                f"{_box(p.entry_box or (0, 0, 0, 0))} under one movement (the picture "
+                f"scaled {p.scale}x and turned {p.rotation} degrees; {m.threshold:.0f} "
+                "needed)")
     if m.layer == "regions" and m.regions:
         parts = ", ".join(
             f"{p.query_region} {_box(p.query_box)} ~ {p.entry_region} "

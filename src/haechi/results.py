@@ -28,9 +28,11 @@ class BankInfo(BaseModel):
     video_match_percent: float
     created_at: datetime
     entry_count: int = 0
-    #: Region matching of edited copies: on/off and its PDQ distance per region.
+    #: Region matching of edited copies: on/off, its PDQ distance per window, and the
+    #: keypoints that must agree for a keypoint match.
     regions_enabled: bool = True
     region_threshold: int = 28
+    region_min_inliers: int = 30
 
 
 def _no_nul(value: str) -> str:
@@ -86,17 +88,24 @@ class HashValue(BaseModel):
 class RegionPair(BaseModel):
     """One region of the upload that matched one region of the bank entry."""
 
-    #: Slot names: "content", "centre", "top-left" ... "bottom-right", "face", "face-2".
+    #: Slot names: "content", "centre", "top-left" ... "bottom-right"; "keypoints" for
+    #: the part of each image where the agreeing keypoints lie.
     query_region: str
     entry_region: str
     #: (x0, y0, x1, y1) in the upload's pixels and in the banked image's pixels (None
     #: where the bank holds no boxes: a video's frames).
     query_box: tuple[int, int, int, int]
     entry_box: tuple[int, int, int, int] | None
-    #: PDQ distance (0 for a video, matched by its share of frames).
+    #: PDQ distance (0 for a video, matched by its share of frames); for keypoints the
+    #: median descriptor distance (bits of 256) of the agreeing points.
     distance: int
     #: The upload's region matched once mirrored left to right.
     mirrored: bool = False
+    #: Keypoints only: how much larger the picture appears in the upload than in the
+    #: banked image (content boxes at the work size), and how far it was turned
+    #: (degrees, counter-clockwise).
+    scale: float | None = None
+    rotation: float | None = None
 
 
 class Match(BaseModel):
@@ -104,20 +113,24 @@ class Match(BaseModel):
     bank_kind: BankKind
     entry_id: int
     signal: str
-    #: Hamming distance (PDQ), 0 for exact digests; None for videos.
+    #: Hamming distance (PDQ), 0 for exact digests; None for videos and keypoint matches
+    #: (whose ``score`` counts the agreeing keypoints instead).
     distance: int | None = None
     #: PDQ: the rotation or flip of the upload that matched ("original" when none).
     transform: str | None = None
     #: vPDQ: percent of the upload's frames found in the entry, and the reverse.
     query_share: float | None = None
     entry_share: float | None = None
+    #: The bank's threshold that applied: PDQ bits, the video match percent, the region
+    #: threshold (windows), or the keypoints needed (keypoint matches).
     threshold: float | None = None
     entry: EntryInfo
     #: Which matching layer found it: None for the whole-image and exact layers,
     #: "regions" for the region layer (cropped, framed, captioned, stickered copies).
     layer: str | None = None
     #: Region layer: the regions that agreed, and the verification score (how many
-    #: independent regions agreed within the bank's region threshold).
+    #: independent regions agreed within the bank's region threshold, or how many
+    #: keypoints agreed under one movement of the picture).
     regions: list[RegionPair] | None = None
     score: float | None = None
 

@@ -46,6 +46,7 @@ def bank_info(bank: Bank, entry_count: int = 0) -> BankInfo:
         pdq_min_quality=bank.pdq_min_quality, video_match_percent=bank.video_match_percent,
         created_at=bank.created_at, entry_count=entry_count,
         regions_enabled=bank.regions_enabled, region_threshold=bank.region_threshold,
+        region_min_inliers=bank.region_min_inliers,
     )
 
 
@@ -61,7 +62,7 @@ def entry_info(entry: BankEntry, bank_name: str) -> EntryInfo:
 def validate_bank_settings(
     *, kind: str | None = None, pdq_threshold: int | None = None,
     pdq_min_quality: int | None = None, video_match_percent: float | None = None,
-    region_threshold: int | None = None,
+    region_threshold: int | None = None, region_min_inliers: int | None = None,
 ) -> None:
     if kind is not None and kind not in ("block", "allow"):
         raise InvalidRequestError(f"a bank's kind is 'block' or 'allow', got {kind!r}")
@@ -73,6 +74,9 @@ def validate_bank_settings(
         raise InvalidRequestError("video_match_percent must be in (0, 100] (default 80)")
     if region_threshold is not None and not 0 <= region_threshold <= 40:
         raise InvalidRequestError("region_threshold must be between 0 and 40 (default 28)")
+    # Different photographs keep at most ~15 agreeing keypoints (benchmarks/bench_evasion.py).
+    if region_min_inliers is not None and not 16 <= region_min_inliers <= 250:
+        raise InvalidRequestError("region_min_inliers must be between 16 and 250 (default 30)")
 
 
 def get_bank_row(session: Session, name: str) -> Bank:
@@ -85,7 +89,7 @@ def get_bank_row(session: Session, name: str) -> Bank:
 def create_bank(
     session: Session, *, name: str, kind: str = "block", description: str = "",
     pdq_threshold: int = 31, pdq_min_quality: int = 50, video_match_percent: float = 80.0,
-    regions_enabled: bool = True, region_threshold: int = 28,
+    regions_enabled: bool = True, region_threshold: int = 28, region_min_inliers: int = 30,
 ) -> BankInfo:
     if "\x00" in description:
         raise InvalidRequestError("the description must not contain NUL characters")
@@ -96,12 +100,14 @@ def create_bank(
     validate_bank_settings(kind=kind, pdq_threshold=pdq_threshold,
                            pdq_min_quality=pdq_min_quality,
                            video_match_percent=video_match_percent,
-                           region_threshold=region_threshold)
+                           region_threshold=region_threshold,
+                           region_min_inliers=region_min_inliers)
     if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
         raise ConflictError(f"a bank named {name!r} already exists")
     bank = Bank(name=name, kind=kind, description=description, pdq_threshold=pdq_threshold,
                 pdq_min_quality=pdq_min_quality, video_match_percent=video_match_percent,
-                regions_enabled=regions_enabled, region_threshold=region_threshold)
+                regions_enabled=regions_enabled, region_threshold=region_threshold,
+                region_min_inliers=region_min_inliers)
     session.add(bank)
     session.flush()
     return bank_info(bank)
@@ -110,13 +116,15 @@ def create_bank(
 def update_bank(session: Session, *, name: str, **changes: object) -> BankInfo:
     bank = get_bank_row(session, name)
     allowed = {"description", "kind", "enabled", "pdq_threshold", "pdq_min_quality",
-               "video_match_percent", "regions_enabled", "region_threshold"}
+               "video_match_percent", "regions_enabled", "region_threshold",
+               "region_min_inliers"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidRequestError(f"cannot change {', '.join(sorted(unknown))}")
     validate_bank_settings(**{k: v for k, v in changes.items()  # type: ignore[arg-type]
                               if k in ("kind", "pdq_threshold", "pdq_min_quality",
-                                       "video_match_percent", "region_threshold")
+                                       "video_match_percent", "region_threshold",
+                                       "region_min_inliers")
                               and v is not None})
     if "\x00" in str(changes.get("description") or ""):
         raise InvalidRequestError("the description must not contain NUL characters")

@@ -35,14 +35,17 @@ def create(
                                  help="Also catch cropped, framed, captioned and stickered "
                                  "copies of banked images (the region layer)."),
     region_threshold: int = typer.Option(28, help="Largest PDQ distance at which a region "
-                                         "(face, quarter, centre) agrees (0-40)."),
+                                         "window (content, centre, quarter) agrees (0-40)."),
+    region_inliers: int = typer.Option(30, help="Keypoints that must agree on one movement "
+                                       "of the picture for a keypoint match (16-250)."),
 ) -> None:
     """Create a bank."""
     with engine(ctx, load_index=False) as eng:
         bank = eng.create_bank(name, kind=kind, description=description,
                                pdq_threshold=pdq_threshold, pdq_min_quality=min_quality,
                                video_match_percent=video_percent, regions_enabled=regions,
-                               region_threshold=region_threshold)
+                               region_threshold=region_threshold,
+                               region_min_inliers=region_inliers)
     output.console.print(f"created {bank.kind} bank '{bank.name}'", highlight=False)
 
 
@@ -94,13 +97,16 @@ def update(
     regions: bool | None = typer.Option(None, "--regions/--no-regions",
                                         help="Switch the region layer on or off."),
     region_threshold: int | None = typer.Option(None, help="Region distance threshold (0-40)."),
+    region_inliers: int | None = typer.Option(None, help="Keypoints needed for a keypoint "
+                                              "match (16-250)."),
 ) -> None:
     """Change a bank's settings."""
     with engine(ctx, load_index=False) as eng:
         bank = eng.update_bank(name, description=description, pdq_threshold=pdq_threshold,
                                pdq_min_quality=min_quality, video_match_percent=video_percent,
                                enabled=enabled, regions_enabled=regions,
-                               region_threshold=region_threshold)
+                               region_threshold=region_threshold,
+                               region_min_inliers=region_inliers)
     output.console.print(output.banks_table([bank]))
 
 

@@ -1,6 +1,7 @@
 """What every in-memory index that follows the ``entry_changes`` feed shares: two
-:class:`PdqIndex` halves saved together at one watermark, loading from files or
-rebuilding from the store, then catching up from the feed.
+halves (:class:`PdqIndex`, or any part that saves and loads the same way) saved
+together at one watermark, loading from files or rebuilding from the store, then
+catching up from the feed.
 
 Subclasses say what their halves hold (``_rebuild``, ``_get_parts``/``_set_parts``) and
 how to apply the feed (``refresh``); the watermark, locking and file handling live here
@@ -14,7 +15,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import func, select
 
@@ -25,6 +26,16 @@ from haechi.store.models import EntryChange
 log = logging.getLogger(__name__)
 
 
+class IndexPart(Protocol):
+    """What a half must offer: a watermark saved with it, files, a size."""
+
+    watermark: int
+
+    def save(self, directory: Path) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
 class FeedFollowingIndex(ABC):
     """Two PDQ indexes kept in step with the store through the change feed."""
 
@@ -32,6 +43,8 @@ class FeedFollowingIndex(ABC):
     FILES: ClassVar[tuple[str, str]]
     #: What the log calls this index.
     LABEL: ClassVar[str]
+    #: The classes of the two halves (each with a ``load(directory)`` classmethod).
+    PART_TYPES: ClassVar[tuple[Any, Any]] = (PdqIndex, PdqIndex)
 
     def __init__(self, db: Database, directory: Path, *, refresh_seconds: float = 0.5,
                  save_after_changes: int = 50_000) -> None:
@@ -39,7 +52,7 @@ class FeedFollowingIndex(ABC):
         self.directory = directory
         self.refresh_seconds = refresh_seconds
         self.save_after_changes = save_after_changes
-        self._set_parts(PdqIndex(), PdqIndex())
+        self._set_parts(self.PART_TYPES[0](), self.PART_TYPES[1]())
         self.seq = 0
         self.saved_seq = -1
         self.ready = False
@@ -49,13 +62,13 @@ class FeedFollowingIndex(ABC):
         self._refresh_lock = threading.Lock()
 
     @abstractmethod
-    def _get_parts(self) -> tuple[PdqIndex, PdqIndex]: ...
+    def _get_parts(self) -> tuple[IndexPart, IndexPart]: ...
 
     @abstractmethod
-    def _set_parts(self, first: PdqIndex, second: PdqIndex) -> None: ...
+    def _set_parts(self, first: Any, second: Any) -> None: ...
 
     @abstractmethod
-    def _rebuild(self) -> tuple[PdqIndex, PdqIndex, int]:
+    def _rebuild(self) -> tuple[Any, Any, int]:
         """Both halves from the store, and the watermark read BEFORE reading them:
         anything changed after it is replayed by refresh(), and replaying an "add" for a
         row already loaded is harmless (keys are replaced)."""
@@ -70,8 +83,8 @@ class FeedFollowingIndex(ABC):
         only for the swap and never across database reads."""
         started = time.perf_counter()
         try:
-            first = PdqIndex.load(self.directory / self.FILES[0])
-            second = PdqIndex.load(self.directory / self.FILES[1])
+            first = self.PART_TYPES[0].load(self.directory / self.FILES[0])
+            second = self.PART_TYPES[1].load(self.directory / self.FILES[1])
             if first.watermark != second.watermark:
                 raise ValueError(f"{self.LABEL} files are from different moments")
             if first.watermark > self._max_seq():

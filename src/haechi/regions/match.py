@@ -1,21 +1,23 @@
-"""Region matching: retrieve candidate entries by region hashes, verify, explain.
+"""Region matching: retrieve candidate entries, verify, explain.
 
-Verification, from the stored region hashes and boxes only (banks hold no pixels):
+Two kinds of evidence, both checked from what the bank stores (it holds no pixels):
 
-* two or more of the content-box regions (content, centre, the four quarters) agree
-  within the bank's region threshold, all in the same orientation (all mirrored or
-  none); or
-* a face agrees within the threshold and its place passes the geometric check: its size
-  relative to the content box, and its centre's position in it, are about the same in
-  the upload and in the banked image (a crop of up to 20 % moves them little; a face
-  close-up never lines up with a small face in a wider picture).
+* keypoints (``find_keypoint_matches``, tried first): the entries sharing the most
+  keypoint words with the upload (``WordIndex``) are verified geometrically
+  (``regions/verify.py``): at least the bank's ``region_min_inliers`` points (default
+  30) must agree on one movement of the picture. This catches crops, rotations,
+  mirrored crops, stickers and most framed copies;
+* windows (``find_region_matches``, for flat pictures with few keypoints): two or more
+  of the content-box regions (content, centre, the four quarters) agree within the
+  bank's ``region_threshold``, all in the same orientation (all mirrored or none).
 
-The thresholds are set from the distance distribution of different people's faces and
-of unrelated images (benchmarks/bench_evasion.py).
+The thresholds are set from different people's portraits and unrelated images
+(benchmarks/bench_evasion.py).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,19 +27,25 @@ from sqlalchemy.orm import Session
 from haechi.banks.service import entry_info
 from haechi.index.region_index import RegionIndex, split_key
 from haechi.regions.extract import MIN_QUALITY, Regions
-from haechi.regions.models import EntryRegion
-from haechi.regions.windows import FACE_SLOTS, MIRRORED_SLOT, SLOT_NAMES, Window
+from haechi.regions.keypoints import Keypoints
+from haechi.regions.models import EntryKeypoints, EntryRegion
+from haechi.regions.verify import Verified, verify
+from haechi.regions.windows import MIRRORED_SLOT, SLOT_NAMES, Window
 from haechi.results import Match, RegionPair
 from haechi.signals.pdq import hamming
 from haechi.store.models import Bank, BankEntry
 
+log = logging.getLogger(__name__)
+
 #: Candidates come from regions this close; verification then uses the bank's threshold.
 RETRIEVE_THRESHOLD = 15
-#: Box regions that must agree for a match without a face.
+#: Box regions that must agree for a match.
 MIN_BOX_REGIONS = 2
-#: Face check: relative size within this factor, centre within this share of the box.
-_FACE_SCALE = 1.6
-_FACE_SHIFT = 0.25
+#: Keypoint candidates verified per scan (the best by shared words).
+KEYPOINT_CANDIDATES = 4
+#: Once a candidate is confirmed, others are checked only if they score this share of it
+#: (the same picture banked twice scores alike; noise scores far below a true copy).
+_AFTER_MATCH = 0.5
 
 
 @dataclass(frozen=True)
@@ -50,14 +58,12 @@ class _Hit:
 
 def find_region_matches(session: Session, index: RegionIndex, banks: dict[int, Bank],
                         query: Regions) -> list[Match]:
-    """Verified region matches of ``query`` in the region-enabled ``banks``.
+    """Verified window matches of ``query`` in the region-enabled ``banks``.
 
-    Retrieval asks the index for content-box regions within ``RETRIEVE_THRESHOLD`` and
-    for faces within the bank's threshold (one region close enough makes a candidate);
+    Retrieval asks the index for content-box regions within ``RETRIEVE_THRESHOLD``;
     verification then compares every region of the upload with every stored region of
     each candidate at the bank's own threshold. Retrieval at 15 needs no bit flips per
-    16-bit chunk in the multi-index hash, about 17 times fewer candidates than at 28;
-    faces are kept apart and are one or two per entry, so their index is small.
+    16-bit chunk in the multi-index hash, about 17 times fewer candidates than at 28.
     """
     usable = {bid: b for bid, b in banks.items() if b.regions_enabled}
     windows = query.usable
@@ -66,13 +72,9 @@ def find_region_matches(session: Session, index: RegionIndex, banks: dict[int, B
     threshold = max(b.region_threshold for b in usable.values())
     asks: list[tuple[Window, bool]] = [(w, False) for w in windows]
     asks += [(w, True) for w in windows if w.mirror_hash is not None]
-    box_asks = [(w, m) for w, m in asks if w.slot not in FACE_SLOTS]
-    face_asks = [(w, m) for w, m in asks if w.slot in FACE_SLOTS]
-    found = index.query([_hash(w, m) for w, m in box_asks],
-                        min(RETRIEVE_THRESHOLD, threshold))
-    found += index.query([_hash(w, m) for w, m in face_asks], threshold, faces=True)
+    found = index.query([_hash(w, m) for w, m in asks], min(RETRIEVE_THRESHOLD, threshold))
     candidates: set[int] = set()
-    for (window, mirrored), hits in zip(box_asks + face_asks, found, strict=True):
+    for (window, mirrored), hits in zip(asks, found, strict=True):
         for key, _distance in hits:
             entry_id, slot = split_key(key)
             if _pairs(window, mirrored, slot):
@@ -98,12 +100,48 @@ def find_region_matches(session: Session, index: RegionIndex, banks: dict[int, B
                     distance = hamming(_hash(window, mirrored), value)
                     if slot not in per_slot or distance < per_slot[slot].distance:
                         per_slot[slot] = _Hit(window, slot, distance, mirrored)
-            agreed = _verify(per_slot, bank.region_threshold, query, boxes, mirrored)
+            agreed = _verify(per_slot, bank.region_threshold)
             if agreed and (best is None or len(agreed) > best[0]):
                 best = (len(agreed), agreed)
         if best is not None:
             out.append(_match(row, bank, best[1], boxes))
     return out
+
+
+def find_keypoint_matches(session: Session, index: RegionIndex, banks: dict[int, Bank],
+                          query: Keypoints) -> list[Match]:
+    """Verified keypoint matches of ``query`` (the upload's keypoints) in the
+    region-enabled ``banks``: the best candidates by shared words, each checked against
+    the entry's own points or its mirror image's, as the words came."""
+    usable = {bid: b for bid, b in banks.items() if b.regions_enabled}
+    if not usable or not len(query):
+        return []
+    found = index.candidates(query.descriptors, limit=KEYPOINT_CANDIDATES)
+    if not found:
+        return []
+    stored = _stored_keypoints(session, index, sorted({c[0] for c in found}), set(usable))
+    checked: dict[int, tuple[Verified, bool]] = {}
+    confirmed = 0.0
+    # Candidates come best first, an entry possibly in both orientations (portraits are
+    # nearly symmetric): each is checked until one orientation of the entry holds; the
+    # mirror image's points are stored, so a mirrored check costs no second detection.
+    for entry_id, mirrored, _shared, score in found:
+        if entry_id not in stored or entry_id in checked or score < _AFTER_MATCH * confirmed:
+            continue
+        bank_id, entry = stored[entry_id]
+        target = entry.mirror if mirrored else entry
+        bank = usable[bank_id]
+        result = (verify(query, target, min_inliers=bank.region_min_inliers)
+                  if target is not None else None)
+        if result is not None:
+            confirmed = max(confirmed, score)
+            checked[entry_id] = (result, mirrored)
+    if not checked:
+        return []
+    entries = _live(session, sorted(checked), usable)
+    out = {entry_id: _keypoint_match(row, usable[row.bank_id], *checked[entry_id])
+           for entry_id, row in entries.items()}
+    return list(out.values())
 
 
 def _hash(window: Window, mirrored: bool) -> str:
@@ -114,8 +152,6 @@ def _hash(window: Window, mirrored: bool) -> str:
 
 def _pairs(window: Window, mirrored: bool, entry_slot: int) -> bool:
     """Whether the upload's ``window`` (mirrored or not) stands for ``entry_slot``."""
-    if window.slot in FACE_SLOTS:
-        return entry_slot in FACE_SLOTS
     return entry_slot == (MIRRORED_SLOT[window.slot] if mirrored else window.slot)
 
 
@@ -143,39 +179,42 @@ def _entry_regions(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
     return out
 
 
-def _verify(per_slot: dict[int, _Hit], threshold: int, query: Regions,
-            entry_boxes: dict[int, tuple[int, int, int, int]], mirrored: bool) -> list[_Hit]:
-    close = [h for h in per_slot.values() if h.distance <= threshold]
-    box_hits = [h for h in close if h.entry_slot not in FACE_SLOTS]
-    face_hits = [h for h in close if h.entry_slot in FACE_SLOTS
-                 and _face_in_place(h, query, entry_boxes, mirrored)]
-    if len(box_hits) >= MIN_BOX_REGIONS or face_hits:
-        return sorted(box_hits + face_hits[:1], key=lambda h: h.distance)
-    return []
+def _stored_keypoints(session: Session, index: RegionIndex, ids: Sequence[int],
+                      banks: set[int]) -> dict[int, tuple[int, Keypoints]]:
+    """Bank id and stored keypoints of the entries of ``banks`` among ``ids``, from the
+    index's cache or the store (columns only: rows are loaded for the verified few); a record
+    that cannot be read is left out. Disabled entries never get here: the word index
+    drops them, and matches are checked against the store once more."""
+    points: dict[int, tuple[int, Keypoints]] = {}
+    missing = []
+    for entry_id in ids:
+        cached = index.cached_keypoints(entry_id)
+        if cached is None:
+            missing.append(entry_id)
+        elif cached[0] in banks:
+            points[entry_id] = cached
+    for start in range(0, len(missing), 1000):
+        for entry_id, bank_id, data in session.execute(
+            select(BankEntry.id, BankEntry.bank_id, EntryKeypoints.data)
+            .join(EntryKeypoints, EntryKeypoints.entry_id == BankEntry.id)
+            .where(BankEntry.id.in_(missing[start:start + 1000]),
+                   BankEntry.enabled.is_(True))
+        ):
+            try:
+                parsed = Keypoints.from_bytes(data)
+            except ValueError as exc:
+                log.warning("entry %d: stored keypoints unreadable: %s", entry_id, exc)
+                continue
+            index.cache_keypoints(entry_id, bank_id, parsed)
+            if bank_id in banks:
+                points[entry_id] = (bank_id, parsed)
+    return points
 
 
-def _relative(face: tuple[int, int, int, int],
-              content: tuple[int, int, int, int]) -> tuple[float, float, float]:
-    """Face size and centre as shares of the content box."""
-    cw, ch = max(1, content[2] - content[0]), max(1, content[3] - content[1])
-    size = ((face[2] - face[0]) / cw + (face[3] - face[1]) / ch) / 2
-    return (size, ((face[0] + face[2]) / 2 - content[0]) / cw,
-            ((face[1] + face[3]) / 2 - content[1]) / ch)
-
-
-def _face_in_place(hit: _Hit, query: Regions, entry_boxes: dict[int, tuple[int, int, int, int]],
-                   mirrored: bool) -> bool:
-    entry_face = entry_boxes.get(hit.entry_slot)
-    entry_content = entry_boxes.get(0)
-    if entry_face is None or entry_content is None:
-        return False
-    qs, qx, qy = _relative(hit.window.box, query.content)
-    es, ex, ey = _relative(entry_face, entry_content)
-    if mirrored:
-        qx = 1 - qx
-    if es <= 0 or qs <= 0 or not 1 / _FACE_SCALE <= qs / es <= _FACE_SCALE:
-        return False
-    return abs(qx - ex) <= _FACE_SHIFT and abs(qy - ey) <= _FACE_SHIFT
+def _verify(per_slot: dict[int, _Hit], threshold: int) -> list[_Hit]:
+    close = sorted((h for h in per_slot.values() if h.distance <= threshold),
+                   key=lambda h: h.distance)
+    return close if len(close) >= MIN_BOX_REGIONS else []
 
 
 def _match(row: BankEntry, bank: Bank, agreed: list[_Hit],
@@ -189,3 +228,15 @@ def _match(row: BankEntry, bank: Bank, agreed: list[_Hit],
                  transform="mirror" if agreed[0].mirrored else "original",
                  threshold=bank.region_threshold, entry=entry_info(row, bank.name),
                  layer="regions", regions=pairs, score=float(len(agreed)))
+
+
+def _keypoint_match(row: BankEntry, bank: Bank, checked: Verified, mirrored: bool) -> Match:
+    pair = RegionPair(query_region="keypoints", entry_region="keypoints",
+                      query_box=checked.query_box, entry_box=checked.entry_box,
+                      distance=checked.distance, mirrored=mirrored, scale=checked.scale,
+                      rotation=checked.rotation_degrees)
+    return Match(bank=bank.name, bank_kind=bank.kind, entry_id=row.id,  # type: ignore[arg-type]
+                 signal=row.signal, transform="mirror" if mirrored else "original",
+                 threshold=bank.region_min_inliers,
+                 entry=entry_info(row, bank.name), layer="regions", regions=[pair],
+                 score=float(checked.inliers))

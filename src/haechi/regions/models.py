@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haechi.store.models import Base
@@ -27,3 +27,14 @@ class EntryRegion(Base):
     y0: Mapped[int] = mapped_column(Integer)
     x1: Mapped[int] = mapped_column(Integer)
     y1: Mapped[int] = mapped_column(Integer)
+
+
+class EntryKeypoints(Base):
+    """The keypoints of a banked image (``regions.keypoints.Keypoints.to_bytes``):
+    about 9 KB per entry, read back only for the few candidates a scan verifies."""
+
+    __tablename__ = "entry_keypoints"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("bank_entries.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

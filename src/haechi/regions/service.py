@@ -16,11 +16,19 @@ from haechi.errors import MediaError
 from haechi.index.region_index import RegionIndex
 from haechi.matching import Query, decide, find_matches
 from haechi.media import Media
-from haechi.regions.extract import Regions, compute_regions
-from haechi.regions.match import find_region_matches
-from haechi.regions.models import EntryRegion
+from haechi.regions.content import may_have_bars
+from haechi.regions.extract import (
+    Regions,
+    compute_regions,
+    locate,
+    query_keypoints,
+    window_regions,
+)
+from haechi.regions.keypoints import image_keypoints
+from haechi.regions.match import find_keypoint_matches, find_region_matches
+from haechi.regions.models import EntryKeypoints, EntryRegion
 from haechi.regions.video import trimmed_frames
-from haechi.results import EntryInfo, RegionPair, ScanResult
+from haechi.results import EntryInfo, Match, RegionPair, ScanResult
 from haechi.store.models import Bank
 
 if TYPE_CHECKING:
@@ -28,10 +36,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Uploads with fewer keypoints than this also try the windows when keypoints found
+#: nothing (textured pictures give the full 250).
+FEW_POINTS = 120
+#: Keypoints are looked for again inside the content box when it is smaller than this
+#: share of the upload: a slimmer frame leaves the picture its points at the work size.
+_RETRY_AREA = 0.85
+
 
 def store_regions(session: Session, entries: Sequence[EntryInfo], regions: Regions) -> int:
-    """Keep ``regions`` with the PDQ entry among ``entries`` (in the caller's transaction,
-    so the index sees them with the entry's "add" in the feed)."""
+    """Keep ``regions`` (windows and keypoints) with the PDQ entry among ``entries``, in
+    the caller's transaction, so the index sees them with the entry's "add" in the
+    feed. Returns how many windows were stored."""
     stored = 0
     for entry in entries:
         if entry.signal != "pdq":
@@ -41,6 +57,9 @@ def store_regions(session: Session, entries: Sequence[EntryInfo], regions: Regio
                                     quality=w.quality, x0=w.box[0], y0=w.box[1],
                                     x1=w.box[2], y1=w.box[3]))
             stored += 1
+        if regions.keypoints is not None:  # kept even when empty: not a legacy entry
+            session.merge(EntryKeypoints(entry_id=entry.id,
+                                         data=regions.keypoints.to_bytes()))
     return stored
 
 
@@ -55,8 +74,8 @@ class RegionService:
                                  save_after_changes=settings.index_save_after_changes)
 
     def regions_of(self, rgb: np.ndarray) -> Regions:
-        """What the bank keeps for an image (no mirror hashes: scans add those)."""
-        return compute_regions(rgb)
+        """What the bank keeps for an image."""
+        return compute_regions(rgb, bank=True)
 
     def scan(self, rgb: np.ndarray, result: ScanResult) -> None:
         """Run the region layer on an upload the whole-image layers did not match, and
@@ -78,16 +97,44 @@ class RegionService:
                 Bank.enabled.is_(True), Bank.regions_enabled.is_(True)))}
             if not banks:
                 return
-            query = compute_regions(rgb, mirror=True)
-            result.timings_ms["regions_hash_ms"] = _ms(t0)
-            t1 = time.perf_counter()
             self.index.refresh()
-            matches = find_region_matches(s, self.index, banks, query)
-        result.timings_ms["regions_match_ms"] = _ms(t1)
+            # Keypoints of the whole upload first: bars and borders carry no corners,
+            # and most framed copies match as they are.
+            points = image_keypoints(rgb, (0, 0, rgb.shape[1], rgb.shape[0]))
+            matches = find_keypoint_matches(s, self.index, banks, points)
+            result.timings_ms["keypoints_ms"] = _ms(t0)
+            if not matches and may_have_bars(rgb):
+                # A frame, caption or screen around a small picture leaves it few
+                # points at the work size: look again inside the content box (the bank
+                # keeps its keypoints that way), and at its windows.
+                t1 = time.perf_counter()
+                matches = self._framed(s, rgb, banks, len(points))
+                result.timings_ms["framed_ms"] = _ms(t1)
+            elif not matches and (len(points) < FEW_POINTS or self.index.without_keypoints):
+                t1 = time.perf_counter()
+                matches = find_region_matches(s, self.index, banks,
+                                              window_regions(locate(rgb)))
+                result.timings_ms["regions_ms"] = _ms(t1)
         if matches:
             result.matches = sorted(matches, key=lambda m: (m.bank_kind != "allow", m.bank,
                                                             m.entry_id))
             result.decision, result.reason = decide(result.matches)
+
+    def _framed(self, session: Session, rgb: np.ndarray, banks: dict[int, Bank],
+                whole_points: int) -> list[Match]:
+        """Keypoints inside the content box, then (for flat pictures) its windows."""
+        located = locate(rgb)
+        matches: list[Match] = []
+        points = whole_points
+        x0, y0, x1, y1 = located.content
+        if (x1 - x0) * (y1 - y0) < _RETRY_AREA * located.width * located.height:
+            inside = query_keypoints(rgb, located)
+            matches = find_keypoint_matches(session, self.index, banks, inside)
+            points = len(inside)
+        if not matches and (points < FEW_POINTS or self.index.without_keypoints):
+            matches = find_region_matches(session, self.index, banks,
+                                          window_regions(located))
+        return matches
 
     def scan_video(self, media: Media, result: ScanResult) -> None:
         """Letterboxed or pillarboxed re-encodes: match the frames' content box."""

@@ -1,15 +1,15 @@
-"""Region windows: fixed parts of the content box and aligned faces, hashed with PDQ.
+"""Region windows: fixed parts of the content box, hashed with PDQ.
 
 Slots 0-5 are parts of the content box (the whole box, its centre and its four
 quarters): once borders, captions and interface chrome are trimmed away they cover the
 same pixels in the bank's image and in an upload, and a sticker leaves the quarters it
-does not touch intact. Slots 6 and 7 are the two surest faces, cut by dlib's 5-point
-alignment, which follows the face through crops, small rotations and mirroring.
+does not touch intact. Crops and rotations move every fixed window; keypoints
+(``regions/keypoints.py``) catch those.
 
 Every window is resampled to 64 x 64 before hashing, so a hash depends on the window's
 content, not on the image's size. Measured on portraits: a window that is off by 1.5 %
 of its size already moves PDQ by ~40 bits, which is why windows are anchored to the
-trimmed content box and to facial landmarks rather than searched over a grid.
+trimmed content box rather than searched over a grid.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ BOX_SLOTS: dict[int, tuple[str, tuple[float, float, float, float]]] = {
     4: ("bottom-left", (0.0, 0.5, 0.5, 1.0)),
     5: ("bottom-right", (0.5, 0.5, 1.0, 1.0)),
 }
-FACE_SLOTS = (6, 7)
-SLOT_NAMES = {**{k: v[0] for k, v in BOX_SLOTS.items()}, 6: "face", 7: "face-2"}
+SLOT_NAMES = {k: v[0] for k, v in BOX_SLOTS.items()}
 #: What a slot becomes when the picture is mirrored left to right.
-MIRRORED_SLOT = {0: 0, 1: 1, 2: 3, 3: 2, 4: 5, 5: 4, 6: 6, 7: 7}
-#: Index keys are ``entry_id * SLOTS_PER_ENTRY + slot``.
+MIRRORED_SLOT = {0: 0, 1: 1, 2: 3, 3: 2, 4: 5, 5: 4}
+#: Index keys are ``entry_id * SLOTS_PER_ENTRY + slot`` (8: slots 6 and 7 once held
+#: faces, and saved keys keep their meaning).
 SLOTS_PER_ENTRY = 8
 
 SIDE = 64

@@ -66,6 +66,8 @@ class Bank(Base):
     #: PDQ distance at which a region counts as the same.
     regions_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     region_threshold: Mapped[int] = mapped_column(Integer, default=28)
+    #: Keypoints that must agree on one movement of the picture for a keypoint match.
+    region_min_inliers: Mapped[int] = mapped_column(Integer, default=30)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     entries: Mapped[list[BankEntry]] = relationship(

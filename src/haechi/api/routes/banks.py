@@ -35,6 +35,7 @@ class BankCreate(BaseModel):
     video_match_percent: float = 80.0
     regions_enabled: bool = True
     region_threshold: int = 28
+    region_min_inliers: int = 30
 
 
 class BankUpdate(BaseModel):
@@ -48,6 +49,7 @@ class BankUpdate(BaseModel):
     video_match_percent: float | None = None
     regions_enabled: bool | None = None
     region_threshold: int | None = None
+    region_min_inliers: int | None = None
 
 
 class BankDeleted(BaseModel):

@@ -67,11 +67,10 @@ from haechi.regions.match import (  # noqa: E402
     KEYPOINT_CANDIDATES,
     RETRIEVE_THRESHOLD,
     _stored_keypoints,
-    find_keypoint_matches,
     find_region_matches,
 )
 from haechi.regions.service import store_regions  # noqa: E402
-from haechi.regions.verify import verify  # noqa: E402
+from haechi.regions.verify import MIN_INLIERS, verify  # noqa: E402
 from haechi.samples import encode, make_image  # noqa: E402
 from haechi.signals.pdq import pdq_of_rgb  # noqa: E402
 from haechi.store.models import Bank  # noqa: E402
@@ -125,6 +124,8 @@ def recall(engine: Engine, faces: int, synthetic: int, generated: int,
     per_set_cost: dict[str, dict[str, float]] = {}
     for label, images in sets.items():
         entries = [_pdq_entry(engine, "known", img) for img in images]
+        if label == "faces":
+            out["face_names"] = dict(zip(entries, _sampled(FACES, faces, 1), strict=True))
         set_start = len(costs)
         per: dict[str, dict[str, float]] = {}
         for name in TRANSFORMS:
@@ -178,6 +179,11 @@ def negatives(engine: Engine, count: int, sheet: Path | None = None) -> dict[str
     """Every portrait against every other one, through the index and the verification
     of both paths (windows and keypoints), whatever the other path found.
 
+    The scanned portrait is itself in the bank, and a scan stops checking candidates
+    that score far below a confirmed one; so the keypoint path is run here without the
+    portrait's own entry (and other copies of the same photograph): the index's best
+    other candidates, as many as a scan checks, each verified at the bank's threshold.
+
     Pairs that the whole-image layer already matches (PDQ <= 31: the same photograph
     twice in the dataset) are duplicates, not region false matches, and are counted apart.
     Every other match is listed by file name (the dataset holds some photographs twice
@@ -216,16 +222,15 @@ def negatives(engine: Engine, count: int, sheet: Path | None = None) -> dict[str
             same_photo = set(engine.indexes.query_pdq([value], 31)) | {own}
             query = compute_regions(rgb)
             points = query_keypoints(rgb, query)
-            found = (find_region_matches(s, engine.regions.index, banks, query)
-                     + find_keypoint_matches(s, engine.regions.index, banks, points))
-            for m in found:
+            for m in find_region_matches(s, engine.regions.index, banks, query):
                 if m.entry_id in same_photo:
                     duplicates += m.entry_id != own
                     continue
-                path = "keypoints" if m.regions and m.regions[0].query_region == \
-                    "keypoints" else "windows"
-                false.append((own, m.entry_id, m.score or 0, path))
-            closest.append(_closest_candidate(s, engine, points, same_photo))
+                false.append((own, m.entry_id, m.score or 0, "windows"))
+            others = _other_candidates(s, engine, points, same_photo)
+            false += [(own, entry_id, float(inliers), "keypoints")
+                      for entry_id, inliers in others.items() if inliers >= MIN_INLIERS]
+            closest.append(max(others.values(), default=0))
     match_s = time.perf_counter() - t0
     pairs = sorted({tuple(sorted((name_of[a], name_of[b]))) for a, b, _s, _p in false})
     if sheet is not None:
@@ -238,28 +243,31 @@ def negatives(engine: Engine, count: int, sheet: Path | None = None) -> dict[str
             "matched_file_pairs": [list(p) for p in pairs],
             "duplicate_photos_matched": duplicates,
             "closest_other_inliers_max": int(near.max()) if near.size else 0,
+            "other_files_at_least": int(np.sum(near >= 16)),
             "closest_other_inliers_percentiles": {
-                str(p): float(np.percentile(near, p)) for p in (50, 99, 99.9)
+                str(p): float(np.percentile(near, p)) for p in (50, 99, 99.9, 99.99)
             } if near.size else {},
             "hash_s": hash_s, "match_s": match_s}
 
 
-def _closest_candidate(session: Any, engine: Engine, points: Any, same: set[int]) -> int:
-    """The most keypoints any other photograph among the index's candidates keeps in the
-    geometric check (both orientations, no threshold): how close negatives come."""
+def _other_candidates(session: Any, engine: Engine, points: Any,
+                      same: set[int]) -> dict[int, int]:
+    """Inliers of each of the index's best candidates that is another photograph (as
+    many as a scan checks), with no threshold: what a match would need to beat."""
     index = engine.regions.index
-    found = [c for c in index.candidates(points.descriptors, limit=KEYPOINT_CANDIDATES)
-             if c[0] not in same]
+    found = [c for c in index.candidates(points.descriptors,
+                                         limit=KEYPOINT_CANDIDATES + len(same))
+             if c[0] not in same][:KEYPOINT_CANDIDATES]
     banks = set(session.scalars(select(Bank.id)))
     stored = _stored_keypoints(session, index, [c[0] for c in found], banks)
-    best = 0
+    out: dict[int, int] = {}
     for entry_id, is_mirror, _shared, _score in found:
         entry = stored[entry_id][1] if entry_id in stored else None
         target = entry.mirror if entry is not None and is_mirror else entry
         checked = verify(points, target, min_inliers=4) if target is not None else None
         if checked is not None:
-            best = max(best, checked.inliers)
-    return best
+            out[entry_id] = max(out.get(entry_id, 0), checked.inliers)
+    return out
 
 
 def _contact_sheet(path: Path, pairs: list[tuple[str, ...]]) -> None:
@@ -274,27 +282,32 @@ def _contact_sheet(path: Path, pairs: list[tuple[str, ...]]) -> None:
     sheet.save(path)
 
 
-def unrelated(engine: Engine, count: int, banked_faces: int) -> dict[str, Any]:
+def unrelated(engine: Engine, count: int, banked_faces: int,
+              face_names: dict[int | None, str]) -> dict[str, Any]:
     """Uploads that were never banked, against the recall bank: edited neutral images
     (most of them framed, captioned or bordered: the region layer's dearest case) and
     plain portraits that are not in the bank (the common case: an ordinary photo)."""
     names = list(TRANSFORMS)
     banked = set(_sampled(FACES, banked_faces, 1))
     out: dict[str, Any] = {}
-    plain = [img for name, img in _named_images(FACES, count + banked_faces, 3)
-             if name not in banked]
-    sets = {"edited": [apply(names[seed % len(names)], make_image(10_000 + seed), seed)
+    plain = [(name, img) for name, img in _named_images(FACES, count + banked_faces, 3)
+             if name not in banked][-count:]
+    sets = {"edited": [(f"neutral {seed}", apply(names[seed % len(names)],
+                                                 make_image(10_000 + seed), seed))
                        for seed in range(count)],
-            "plain": plain[-count:]}
+            "plain": plain}
     for label, images in sets.items():
         hits = 0
         costs = []
-        for img in images:
+        matched = []
+        for name, img in images:
             result = engine.scan_bytes(encode(img, "JPEG"))
             hits += bool(result.matches)
+            matched += [[name, face_names.get(m.entry_id, str(m.entry_id)), m.layer or "whole"]
+                        for m in result.matches]
             t = result.timings_ms
             costs.append((t["total_ms"], t["total_ms"] - _region_share(t)))
-        out[label] = {"scans": len(images), "false_matches": hits,
+        out[label] = {"scans": len(images), "false_matches": hits, "matched": matched,
                       "cost": _cost(costs) if costs else {}}
     return out
 
@@ -426,14 +439,15 @@ def markdown(report: dict[str, Any], command: str) -> str:
               f"pairs of files: {n['matched_file_pairs']} (listed for inspection: the dataset "
               "holds some photographs twice under different names); "
               f"{n['duplicate_photos_matched']} more were the same photograph twice "
-              "(whole-image PDQ <= 31), not counted. Closest call: the most keypoints any "
-              "other photograph's candidate kept in the geometric check was "
-              f"{n['closest_other_inliers_max']} (percentiles "
-              f"{n['closest_other_inliers_percentiles']}; a match needs 30). "
+              "(whole-image PDQ <= 31), not counted. Most keypoints any other file's "
+              "candidate kept in the geometric check, per portrait: maximum "
+              f"{n['closest_other_inliers_max']}, percentiles "
+              f"{n['closest_other_inliers_percentiles']} (a match needs {MIN_INLIERS}); "
+              f"{n['other_files_at_least'] } portraits had another file at 16 or more. "
               f"Unrelated images: {u['edited']['false_matches']} of {u['edited']['scans']} "
               f"edited neutral images and {u['plain']['false_matches']} of "
               f"{u['plain']['scans']} plain portraits that were never banked matched "
-              "anything.", ""]
+              f"anything ({u['plain']['matched']}: upload, banked file, layer).", ""]
     if report["scale"]:
         lines += _scale_lines(report["scale"], None)
     return "\n".join(lines) + "\n"
@@ -468,7 +482,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with Engine(data_dir=Path(tmp) / "a", database_url=f"sqlite:///{tmp}/a.db") as eng:
             rec = recall(eng, args.faces, args.synthetic, args.generated, args.neutral)
-            unrel = unrelated(eng, args.unrelated, args.faces)
+            unrel = unrelated(eng, args.unrelated, args.faces, rec.pop("face_names"))
         with Engine(data_dir=Path(tmp) / "b", database_url=f"sqlite:///{tmp}/b.db") as eng:
             neg = negatives(eng, args.negatives, args.sheet)
     report = {"recall": rec, "unrelated": unrel, "negatives": neg,

@@ -70,7 +70,7 @@ from haechi.regions.match import (  # noqa: E402
     find_region_matches,
 )
 from haechi.regions.service import store_regions  # noqa: E402
-from haechi.regions.verify import MIN_INLIERS, verify  # noqa: E402
+from haechi.regions.verify import MIN_INLIERS, MIN_SHARE, SURE_MARGIN, verify  # noqa: E402
 from haechi.samples import encode, make_image  # noqa: E402
 from haechi.signals.pdq import pdq_of_rgb  # noqa: E402
 from haechi.store.models import Bank  # noqa: E402
@@ -229,8 +229,8 @@ def negatives(engine: Engine, count: int, sheet: Path | None = None) -> dict[str
                 false.append((own, m.entry_id, m.score or 0, "windows"))
             others = _other_candidates(s, engine, points, same_photo)
             false += [(own, entry_id, float(inliers), "keypoints")
-                      for entry_id, inliers in others.items() if inliers >= MIN_INLIERS]
-            closest.append(max(others.values(), default=0))
+                      for entry_id, (inliers, matched) in others.items() if matched]
+            closest.append(max((i for i, _m in others.values()), default=0))
     match_s = time.perf_counter() - t0
     pairs = sorted({tuple(sorted((name_of[a], name_of[b]))) for a, b, _s, _p in false})
     if sheet is not None:
@@ -251,22 +251,27 @@ def negatives(engine: Engine, count: int, sheet: Path | None = None) -> dict[str
 
 
 def _other_candidates(session: Any, engine: Engine, points: Any,
-                      same: set[int]) -> dict[int, int]:
-    """Inliers of each of the index's best candidates that is another photograph (as
-    many as a scan checks), with no threshold: what a match would need to beat."""
+                      same: set[int]) -> dict[int, tuple[int, bool]]:
+    """For each of the index's best candidates that is another photograph (as many as a
+    scan checks): its inliers with no threshold (what a match would need to beat), and
+    whether the verification a scan runs accepts it."""
     index = engine.regions.index
     found = [c for c in index.candidates(points.descriptors,
                                          limit=KEYPOINT_CANDIDATES + len(same))
              if c[0] not in same][:KEYPOINT_CANDIDATES]
     banks = set(session.scalars(select(Bank.id)))
     stored = _stored_keypoints(session, index, [c[0] for c in found], banks)
-    out: dict[int, int] = {}
+    out: dict[int, tuple[int, bool]] = {}
     for entry_id, is_mirror, _shared, _score in found:
         entry = stored[entry_id][1] if entry_id in stored else None
         target = entry.mirror if entry is not None and is_mirror else entry
-        checked = verify(points, target, min_inliers=4) if target is not None else None
-        if checked is not None:
-            out[entry_id] = max(out.get(entry_id, 0), checked.inliers)
+        if target is None:
+            continue
+        raw = verify(points, target, min_inliers=4, min_share=0.0)
+        accepted = verify(points, target) is not None
+        if raw is not None:
+            inliers, matched = out.get(entry_id, (0, False))
+            out[entry_id] = (max(inliers, raw.inliers), matched or accepted)
     return out
 
 
@@ -442,7 +447,9 @@ def markdown(report: dict[str, Any], command: str) -> str:
               "(whole-image PDQ <= 31), not counted. Most keypoints any other file's "
               "candidate kept in the geometric check, per portrait: maximum "
               f"{n['closest_other_inliers_max']}, percentiles "
-              f"{n['closest_other_inliers_percentiles']} (a match needs {MIN_INLIERS}); "
+              f"{n['closest_other_inliers_percentiles']} (a match needs {MIN_INLIERS} with "
+              f"{MIN_SHARE:.0%} of the descriptor matches agreeing, or "
+              f"{MIN_INLIERS + SURE_MARGIN}); "
               f"{n['other_files_at_least'] } portraits had another file at 16 or more. "
               f"Unrelated images: {u['edited']['false_matches']} of {u['edited']['scans']} "
               f"edited neutral images and {u['plain']['false_matches']} of "

@@ -1,4 +1,5 @@
-"""Entries banked before keypoints were kept (windows only) keep the matching they had."""
+"""Odd cases of the region layer: entries banked before keypoints were kept (windows
+only) keep the matching they had; slivers too thin for keypoints are still banked."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import random
 import sys
 from pathlib import Path
 
+from PIL import Image
 from sqlalchemy import delete
 
 from fixtures_media import encode, make_image
@@ -45,3 +47,18 @@ def test_a_fresh_bank_has_no_entries_without_keypoints(engine: Engine) -> None:
     status = engine.regions.index.status()
     assert status["entries_without_keypoints"] == 0
     assert status["keypoint_entries"] == 1
+
+
+def test_slivers_are_banked_and_scanned_without_keypoints(engine: Engine) -> None:
+    """A picture one pixel high (or wide) has no keypoints; it is still banked and
+    scanned by the other layers, and the region layer says nothing went wrong."""
+    engine.create_bank("known")
+    for size in ((1, 500), (500, 1), (2, 900), (4000, 3)):
+        data = encode(Image.new("RGB", size, (10, 200, 30)), "PNG")
+        added = engine.add_media("known", data)
+        assert any(e.signal == "sha256" for e in added)
+        result = engine.scan_bytes(data)
+        assert result.decision == "block", result.reason  # the identical file
+        sliver = Image.new("RGB", size, (200, 10, 30))
+        other = engine.scan_bytes(encode(sliver, "PNG"))
+        assert "could not run" not in other.reason, other.reason

@@ -30,6 +30,8 @@ from haechi.regions.content import Box
 
 #: The content box is reduced (or enlarged) to this longer side before detection.
 WORK_SIDE = 320
+#: Work images narrower than this on either side get no keypoints.
+MIN_SIDE = 32
 #: Points kept per image, strongest first.
 MAX_POINTS = 250
 #: Points per orientation that go into the word index (the strongest).
@@ -150,8 +152,9 @@ def work_gray(rgb: np.ndarray, content: Box) -> npt.NDArray[np.uint8]:
 
 
 def detect(gray: npt.NDArray[np.uint8]) -> tuple[F32, U8]:
-    """ORB points (strongest first) and descriptors of a grey work image."""
-    if gray.size == 0:
+    """ORB points (strongest first) and descriptors of a grey work image. Slivers (a
+    side under ``MIN_SIDE``) have none: ORB's pyramid cannot shrink them."""
+    if gray.size == 0 or min(gray.shape[:2]) < MIN_SIDE:
         return np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
     found, desc = _detector().detectAndCompute(gray, None)
     if desc is None or not found:

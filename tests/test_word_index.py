@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,20 @@ CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
     "an array missing": lambda raw: _without(raw, "dead.npy"),
     "meta missing": lambda raw: _without(raw, "meta.npy"),
     "meta not json": lambda raw: _rewritten(raw, arrays={"meta": np.array("{not json")}),
+    # Well-formed archives with matching checksums whose contents cannot be used.
+    "postings of another type": lambda raw: _resealed(
+        raw, "postings", np.load(io.BytesIO(raw))["postings"].astype(np.int64) - 10**9),
+    "a delta word out of range": lambda raw: _resealed(
+        raw, "delta_words", np.load(io.BytesIO(raw))["delta_words"] + TABLES * NWORDS),
 }
+
+
+def _resealed(raw: bytes, name: str, array: np.ndarray) -> bytes:
+    """The archive with one array replaced and its checksum updated to match."""
+    meta = _meta(raw)
+    crcs = dict(meta["crc32"])  # type: ignore[call-overload]
+    crcs[name] = zlib.crc32(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
+    return _rewritten(raw, meta={**meta, "crc32": crcs}, arrays={name: array})
 
 
 def _npy(array: np.ndarray) -> bytes:

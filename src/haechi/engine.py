@@ -18,7 +18,7 @@ from haechi.banks.service import NewEntry
 from haechi.config import Settings
 from haechi.errors import HaechiError, InvalidRequestError, MediaError
 from haechi.index.bank_index import BankIndexes
-from haechi.matching import Query, decide, find_matches
+from haechi.matching import Query, decide, enabled_banks, find_matches
 from haechi.media import Media, MediaKind, load_media
 from haechi.results import (
     ApiKeyInfo,
@@ -36,6 +36,7 @@ from haechi.signals import get_signal
 from haechi.signals.pdq import MIN_QUALITY, dihedral_of_rgb
 from haechi.signals.vpdq import VpdqSignal, parse_compact
 from haechi.store.db import Database
+from haechi.store.models import Bank
 
 log = logging.getLogger(__name__)
 
@@ -295,10 +296,10 @@ class Engine:
             video_frames=next((parse_compact(v.value) for v in values if v.signal == "vpdq"),
                               []),
         )
-        result = self._match(query, timings)
+        result, banks = self._match(query, timings)
         if media.kind is MediaKind.IMAGE and not result.matches:
             # Edited copies (cropped, framed, captioned, stickered): clean ones never pay.
-            self.regions.scan(media.rgb, result)
+            self.regions.scan(media.rgb, result, banks)
         elif media.kind is MediaKind.VIDEO and not result.matches:
             self.regions.scan_video(media, result)
         result.name, result.media, result.hashes = name, self._media_info(media), values
@@ -345,8 +346,8 @@ class Engine:
             raise InvalidRequestError("give at least one hash")
         if len(pdq) > 1:
             raise InvalidRequestError("give at most one pdq hash per scan")
-        result = self._match(Query(exact=exact, pdq_variants=pdq, pdq_quality=pdq_quality,
-                                   video_frames=frames), {})
+        result, _banks = self._match(Query(exact=exact, pdq_variants=pdq,
+                                           pdq_quality=pdq_quality, video_frames=frames), {})
         result.hashes = values
         result.timings_ms["total_ms"] = _ms(t0)
         self._after_scan(result, service)
@@ -365,15 +366,19 @@ class Engine:
         except Exception:
             log.exception("recording a scan for victims' cases failed")
 
-    def _match(self, query: Query, timings: dict[str, float]) -> ScanResult:
+    def _match(self, query: Query,
+               timings: dict[str, float]) -> tuple[ScanResult, dict[int, Bank]]:
+        """The whole-image layers' result, and the enabled banks it was decided on (the
+        region layer, if it runs, asks the same banks)."""
         t = time.perf_counter()
         self.indexes.refresh()
         with self.db.session() as s:
-            matches = find_matches(s, self.indexes, query)
+            banks = enabled_banks(s)
+            matches = find_matches(s, self.indexes, query, banks)
         timings["match_ms"] = _ms(t)
         decision, reason = decide(matches)
         return ScanResult(decision=decision, reason=reason, matches=matches,
-                          index_seq=self.indexes.seq, timings_ms=timings)
+                          index_seq=self.indexes.seq, timings_ms=timings), banks
 
     # -- API keys ------------------------------------------------------------------
 

@@ -28,8 +28,16 @@ class Query:
     video_frames: Sequence[VpdqFeature] = ()
 
 
-def find_matches(session: Session, indexes: BankIndexes, query: Query) -> list[Match]:
-    banks = {b.id: b for b in session.scalars(select(Bank).where(Bank.enabled.is_(True)))}
+def enabled_banks(session: Session) -> dict[int, Bank]:
+    """The enabled banks by id: read once per scan, and shared by both layers."""
+    return {b.id: b for b in session.scalars(select(Bank).where(Bank.enabled.is_(True)))}
+
+
+def find_matches(session: Session, indexes: BankIndexes, query: Query,
+                 banks: dict[int, Bank] | None = None) -> list[Match]:
+    """Matches of ``query`` in ``banks`` (default: the enabled banks)."""
+    if banks is None:
+        banks = enabled_banks(session)
     if not banks:
         return []
     matches: list[Match] = []

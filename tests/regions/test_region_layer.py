@@ -261,6 +261,39 @@ def test_other_peoples_portraits_are_not_matched(engine: Engine) -> None:
             assert result.decision == "allow", result.reason
 
 
+def test_an_upload_matching_nothing_pays_for_few_geometric_checks(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates of an upload that matches nothing score alike: only the best is
+    checked, and a runner-up only when it shares many words (``_RUNNER_UP_WORDS``)."""
+    from haechi.regions import match
+    from haechi.regions.keypoints import image_keypoints
+
+    engine.create_bank("known")
+    for seed in range(12):
+        engine.add_media("known", encode(make_image(seed), "PNG"))
+    checks: list[int] = []
+    real_verify = match.verify
+
+    def counted(*args: object, **kwargs: object) -> object:
+        checks.append(1)
+        return real_verify(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(match, "verify", counted)
+    index = engine.regions.index
+    busy = 0
+    for seed in range(40, 52):
+        upload = transforms.crop(make_image(seed), random.Random(seed))
+        rgb = np.asarray(upload)
+        found = index.candidates(image_keypoints(rgb, (0, 0, *upload.size)).descriptors,
+                                 limit=match.KEYPOINT_CANDIDATES)
+        strong = [c for c in found[1:] if c[2] >= match._RUNNER_UP_WORDS]
+        checks.clear()
+        assert _scan(engine, upload).decision == "allow"
+        assert len(checks) <= 1 + len(strong) + 1  # + the best entry's other orientation
+        busy += len(found) > 1
+    assert busy, "the uploads found no runners-up: the test says nothing"
+
+
 # -- windows -------------------------------------------------------------------------------
 
 

@@ -17,8 +17,9 @@ say nothing and are skipped.
 
 Layout: a sealed part in CSR form (per table, ``offsets`` into one ``postings`` array,
 4 bytes per posting plus 8 MiB of offsets per table) and a delta of recent additions
-(a dict from word to postings, so adding and asking cost nothing like the index's
-size), merged when it grows past ``delta_limit`` postings. Entries are
+(word and posting arrays sorted by word, so adding and asking cost nothing like the
+index's size and a query looks its words up with one binary search), merged when it
+grows past ``delta_limit`` postings. Entries are
 removed with a tombstone per entry id and dropped at the next merge. Re-enabling an
 entry only clears its tombstone; an id that comes back with other words (SQLite hands
 out a deleted entry's id again) is dropped by a merge before its new words go in, which
@@ -83,8 +84,9 @@ class WordIndex:
         self.delta_limit = delta_limit
         self._offsets = np.zeros(TABLES * NWORDS + 1, np.int64)
         self._postings = np.zeros(0, np.uint32)
-        self._delta: dict[int, list[int]] = {}
-        self._dcount = 0
+        # The delta, sorted by word (stable: postings of a word in the order added).
+        self._dwords = np.zeros(0, np.uint32)
+        self._dpostings = np.zeros(0, np.uint32)
         self._present = np.zeros(0, np.bool_)
         self._dead = np.zeros(0, np.bool_)
         self._fingerprints = np.zeros(0, np.uint32)
@@ -132,24 +134,30 @@ class WordIndex:
             self.remove(replaced)
             self.compact()
         self._append(fresh)
-        if self._dcount > self.delta_limit:
+        if len(self._dpostings) > self.delta_limit:
             self.compact()
 
     def _append(self, entries: list[tuple[int, U8, U8]]) -> None:
         if not entries:
             return
         self._grow(max(e[0] for e in entries) + 1)
+        new_words, new_postings = [self._dwords], [self._dpostings]
         for entry_id, original, mirrored in entries:
             self._fingerprints[entry_id] = _fingerprint(original, mirrored)
             for side, desc in enumerate((original, mirrored)):
-                posting = entry_id * 2 + side
-                for word in np.unique(_tagged(words(desc))).tolist():
-                    self._delta.setdefault(word, []).append(posting)
-                    self._dcount += 1
+                unique = np.unique(_tagged(words(desc)))
+                new_words.append(unique)
+                new_postings.append(np.full(len(unique), entry_id * 2 + side, np.uint32))
+        self._set_delta(np.concatenate(new_words), np.concatenate(new_postings))
         for entry_id, _o, _m in entries:
             if not self._present[entry_id]:
                 self._present[entry_id] = True
                 self._live += 1
+
+    def _set_delta(self, dwords: U32, dpostings: U32) -> None:
+        order = np.argsort(dwords, kind="stable")
+        self._dwords = dwords[order].astype(np.uint32)
+        self._dpostings = dpostings[order].astype(np.uint32)
 
     def _grow(self, size: int) -> None:
         if size > len(self._present):
@@ -175,10 +183,9 @@ class WordIndex:
     def compact(self) -> None:
         """Merge the delta into the sealed part and drop removed entries."""
         counts = np.diff(self._offsets)
-        dwords, dpostings = self._delta_arrays()
         words_all = np.concatenate([
-            np.repeat(np.arange(TABLES * NWORDS, dtype=np.uint32), counts), dwords])
-        postings_all = np.concatenate([self._postings, dpostings])
+            np.repeat(np.arange(TABLES * NWORDS, dtype=np.uint32), counts), self._dwords])
+        postings_all = np.concatenate([self._postings, self._dpostings])
         dead_entries = np.flatnonzero(self._dead)
         if dead_entries.size:
             keep = ~self._dead[postings_all >> 1]
@@ -189,16 +196,8 @@ class WordIndex:
         self._postings = postings_all[order]
         self._offsets = np.zeros(TABLES * NWORDS + 1, np.int64)
         np.cumsum(np.bincount(words_all, minlength=TABLES * NWORDS), out=self._offsets[1:])
-        self._delta, self._dcount = {}, 0
-
-    def _delta_arrays(self) -> tuple[U32, U32]:
-        """The delta as (words, postings) arrays."""
-        if not self._delta:
-            return np.zeros(0, np.uint32), np.zeros(0, np.uint32)
-        lengths = [len(v) for v in self._delta.values()]
-        return (np.repeat(np.fromiter(self._delta, np.uint32, len(self._delta)), lengths),
-                np.fromiter((p for v in self._delta.values() for p in v), np.uint32,
-                            self._dcount))
+        self._dwords = np.zeros(0, np.uint32)
+        self._dpostings = np.zeros(0, np.uint32)
 
     # ---------------------------------------------------------------- queries
 
@@ -210,26 +209,19 @@ class WordIndex:
             return []
         asked = np.unique(_tagged(words(descriptors)))
         starts, ends = self._offsets[asked], self._offsets[asked + 1]
-        df = (ends - starts).astype(np.int64)
-        recent = [self._delta.get(w, ()) for w in asked.tolist()] if self._delta else []
-        if recent:
-            df += np.fromiter((len(r) for r in recent), np.int64, len(recent))
-        total = len(self._postings) + self._dcount
+        dstarts = np.searchsorted(self._dwords, asked, side="left").astype(np.int64)
+        dends = np.searchsorted(self._dwords, asked, side="right").astype(np.int64)
+        df = (ends - starts) + (dends - dstarts)
+        total = len(self._postings) + len(self._dpostings)
         usable = (df > 0) & (df <= max(_STOP_FLOOR, _STOP_SHARE * total))
         if not usable.any():
             return []
         idf = np.log((total + 1) / (df + 1))
         lengths = np.where(usable, ends - starts, 0)
-        flat = _expand(starts, lengths)
-        hits = self._postings[flat]
-        weights = np.repeat(idf, lengths)
-        if recent:
-            extra = [(p, float(idf[i])) for i, r in enumerate(recent) if usable[i] for p in r]
-            if extra:
-                hits = np.concatenate([hits, np.fromiter((p for p, _w in extra), np.uint32,
-                                                         len(extra))])
-                weights = np.concatenate([weights, np.fromiter((w for _p, w in extra),
-                                                               np.float64, len(extra))])
+        dlengths = np.where(usable, dends - dstarts, 0)
+        hits = np.concatenate([self._postings[_expand(starts, lengths)],
+                               self._dpostings[_expand(dstarts, dlengths)]])
+        weights = np.concatenate([np.repeat(idf, lengths), np.repeat(idf, dlengths)])
         alive = ~self._dead[hits >> 1]
         hits, weights = hits[alive], weights[alive]
         if hits.size == 0:
@@ -247,16 +239,15 @@ class WordIndex:
         return self._live
 
     def memory_bytes(self) -> int:
-        # Delta postings counted at the cost of a Python int in a list (~36 bytes).
-        return int(self._offsets.nbytes + self._postings.nbytes + 36 * self._dcount
-                   + self._present.nbytes + self._dead.nbytes + self._fingerprints.nbytes)
+        return int(self._offsets.nbytes + self._postings.nbytes + self._dwords.nbytes
+                   + self._dpostings.nbytes + self._present.nbytes + self._dead.nbytes
+                   + self._fingerprints.nbytes)
 
     # ---------------------------------------------------------------- persistence
 
     def _arrays(self) -> dict[str, npt.NDArray[Any]]:
-        dwords, dpostings = self._delta_arrays()
         return {"offsets": self._offsets, "postings": self._postings,
-                "delta_words": dwords, "delta_postings": dpostings,
+                "delta_words": self._dwords, "delta_postings": self._dpostings,
                 "present": self._present, "dead": self._dead,
                 "fingerprints": self._fingerprints}
 
@@ -302,6 +293,9 @@ class WordIndex:
         for name, array in arrays.items():
             if meta.get("crc32", {}).get(name) != _crc32(array):
                 raise ValueError(f"checksum mismatch in {path} ({name})")
+            if array.dtype != _DTYPES[name]:
+                raise ValueError(f"inconsistent keypoint word index {path}: {name} holds "
+                                 f"{array.dtype}, expected {np.dtype(_DTYPES[name])}")
         index = cls()
         if arrays["offsets"].shape != (TABLES * NWORDS + 1,) or \
                 int(arrays["offsets"][-1]) != len(arrays["postings"]) or \
@@ -315,15 +309,22 @@ class WordIndex:
         index._offsets, index._postings = arrays["offsets"], arrays["postings"]
         if arrays["delta_words"].shape != arrays["delta_postings"].shape:
             raise ValueError(f"inconsistent keypoint word index {path}")
-        for word, posting in zip(arrays["delta_words"].tolist(),
-                                 arrays["delta_postings"].tolist(), strict=True):
-            index._delta.setdefault(word, []).append(posting)
-        index._dcount = len(arrays["delta_postings"])
+        if arrays["delta_words"].size and \
+                int(arrays["delta_words"].max()) >= TABLES * NWORDS:
+            raise ValueError(f"inconsistent keypoint word index {path}: a delta word is "
+                             "out of range")
+        index._set_delta(arrays["delta_words"], arrays["delta_postings"])
         index._present, index._dead = arrays["present"], arrays["dead"]
         index._fingerprints = arrays["fingerprints"]
         index._live = int(meta["live"])
         index.watermark = int(meta["watermark"])
         return index
+
+
+_DTYPES: dict[str, type[np.generic]] = {
+    "offsets": np.int64, "postings": np.uint32, "delta_words": np.uint32,
+    "delta_postings": np.uint32, "present": np.bool_, "dead": np.bool_,
+    "fingerprints": np.uint32}
 
 
 def _fingerprint(original: U8, mirrored: U8) -> int:

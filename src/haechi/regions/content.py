@@ -45,13 +45,18 @@ def _line_stats(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     of a median).
     """
     median = lines.mean(axis=1)
-    near = np.abs(lines.astype(np.int16) - median[:, None, :].astype(np.int16)).max(axis=2)
-    return median, np.asarray((near <= _COLOUR_TOLERANCE).mean(axis=1) >= _BAR_SHARE)
+    # Whole colour values, as the lines hold; the channel maximum taken pairwise (a
+    # reduction over a trailing axis of 3 costs twice as much).
+    diff = np.abs(lines - median.astype(np.int16).astype(lines.dtype)[:, None, :])
+    near = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
+    share = np.count_nonzero(near <= _COLOUR_TOLERANCE, axis=1) / lines.shape[1]
+    return median, np.asarray(share >= _BAR_SHARE)
 
 
 def _share_near(line: np.ndarray, colour: np.ndarray) -> float:
-    near = np.abs(line - colour[None, :]).max(axis=1) <= _COLOUR_TOLERANCE
-    return float(near.mean())
+    diff = np.abs(line - colour[None, :])
+    near = np.maximum(np.maximum(diff[:, 0], diff[:, 1]), diff[:, 2]) <= _COLOUR_TOLERANCE
+    return np.count_nonzero(near) / max(1, len(line))
 
 
 def _trim(lines: np.ndarray, median: np.ndarray, flags: np.ndarray) -> int:
@@ -105,10 +110,14 @@ def _trim(lines: np.ndarray, median: np.ndarray, flags: np.ndarray) -> int:
 def may_have_bars(rgb: np.ndarray) -> bool:
     """Whether any outermost row or column of ``rgb`` looks like a bar line: the cheap
     test (a few microseconds) that says whether :func:`content_box` is worth its cost."""
-    h, w = rgb.shape[:2]
-    edges = [rgb[0, ::_SAMPLE], rgb[h - 1, ::_SAMPLE], rgb[::_SAMPLE, 0], rgb[::_SAMPLE, w - 1]]
-    return any(bool(_line_stats(line[None].astype(np.float32))[1][0])
-               for line in edges if line.shape[0])
+    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        return False
+    # Top and bottom rows together, then the outer columns: two small calls, not four.
+    rows = rgb[[0, -1], ::_SAMPLE].astype(np.float32)
+    if _line_stats(rows)[1].any():
+        return True
+    cols = rgb[::_SAMPLE, [0, -1]].transpose(1, 0, 2).astype(np.float32)
+    return bool(_line_stats(cols)[1].any())
 
 
 def content_box(rgb: np.ndarray) -> Box:

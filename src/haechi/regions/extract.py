@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from haechi.regions.content import Box, content_box_small, refine
-from haechi.regions.keypoints import Keypoints, image_keypoints
+from haechi.regions.keypoints import WORK_SIDE, Keypoints, image_keypoints
 from haechi.regions.windows import Window, box_windows, work_copy
 
 #: Windows flatter than this (PDQ quality) say too little to match on.
@@ -74,5 +74,6 @@ def compute_regions(rgb: np.ndarray, *, bank: bool = False) -> Regions:
 
 
 def query_keypoints(rgb: np.ndarray, regions: Regions | Located) -> Keypoints:
-    """An upload's keypoints, in its content box."""
-    return image_keypoints(rgb, regions.content)
+    """An upload's keypoints, in its content box at the full work size (the bank's): a
+    picture inside a wide frame gets back the points the frame took."""
+    return image_keypoints(rgb, regions.content, min_side=WORK_SIDE)

@@ -77,27 +77,28 @@ class RegionService:
         """What the bank keeps for an image."""
         return compute_regions(rgb, bank=True)
 
-    def scan(self, rgb: np.ndarray, result: ScanResult) -> None:
+    def scan(self, rgb: np.ndarray, result: ScanResult, enabled: dict[int, Bank]) -> None:
         """Run the region layer on an upload the whole-image layers did not match, and
-        update ``result`` (matches, decision, reason, timings) in place.
+        update ``result`` (matches, decision, reason, timings) in place. ``enabled`` are
+        the enabled banks the whole-image layers were asked (the layer runs in those
+        that have it on).
 
         A failure here is logged and said in the reason, never raised: the whole-image
         decision stands, and one odd file must not stop a batch.
         """
         try:
-            self._scan(rgb, result)
+            self._scan(rgb, result, enabled)
         except Exception as exc:
             log.exception("the region layer failed")
             result.reason += f" (the region layer could not run: {type(exc).__name__})"
 
-    def _scan(self, rgb: np.ndarray, result: ScanResult) -> None:
+    def _scan(self, rgb: np.ndarray, result: ScanResult, enabled: dict[int, Bank]) -> None:
         t0 = time.perf_counter()
+        banks = {bank_id: b for bank_id, b in enabled.items() if b.regions_enabled}
+        if not banks:
+            return
+        self.index.refresh()
         with self.engine.db.session() as s:
-            banks = {b.id: b for b in s.scalars(select(Bank).where(
-                Bank.enabled.is_(True), Bank.regions_enabled.is_(True)))}
-            if not banks:
-                return
-            self.index.refresh()
             # Keypoints of the whole upload first: bars and borders carry no corners,
             # and most framed copies match as they are.
             points = image_keypoints(rgb, (0, 0, rgb.shape[1], rgb.shape[0]))

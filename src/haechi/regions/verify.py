@@ -96,7 +96,9 @@ def verify(query: Keypoints, entry: Keypoints, *, min_inliers: int = MIN_INLIERS
         return None
     if inliers < min_inliers + SURE_MARGIN and inliers < min_share * len(good):
         return None
-    scale = math.hypot(float(model[0, 0]), float(model[1, 0]))
+    # As if both work copies had the same longer side (a small upload's may be smaller).
+    scale = math.hypot(float(model[0, 0]), float(model[1, 0])) * (
+        max(query.work_size) / max(1, max(entry.work_size)))
     if not 1 / _MAX_SCALE <= scale <= _MAX_SCALE:
         return None
     ew, eh = entry.work_size

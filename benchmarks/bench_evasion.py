@@ -62,14 +62,16 @@ from haechi.banks.service import NewEntry  # noqa: E402
 from haechi.engine import Engine  # noqa: E402
 from haechi.index.pdq_index import PdqIndex  # noqa: E402
 from haechi.index.word_index import NWORDS, TABLES, WordIndex  # noqa: E402
+from haechi.regions.content import may_have_bars  # noqa: E402
 from haechi.regions.extract import compute_regions, query_keypoints  # noqa: E402
+from haechi.regions.keypoints import image_keypoints  # noqa: E402
 from haechi.regions.match import (  # noqa: E402
     KEYPOINT_CANDIDATES,
     RETRIEVE_THRESHOLD,
     _stored_keypoints,
     find_region_matches,
 )
-from haechi.regions.service import store_regions  # noqa: E402
+from haechi.regions.service import _RETRY_AREA, store_regions  # noqa: E402
 from haechi.regions.verify import MIN_INLIERS, MIN_SHARE, SURE_MARGIN, verify  # noqa: E402
 from haechi.samples import encode, make_image  # noqa: E402
 from haechi.signals.pdq import pdq_of_rgb  # noqa: E402
@@ -221,13 +223,17 @@ def negatives(engine: Engine, count: int, sheet: Path | None = None) -> dict[str
             own = entry_of[value]
             same_photo = set(engine.indexes.query_pdq([value], 31)) | {own}
             query = compute_regions(rgb)
-            points = query_keypoints(rgb, query)
             for m in find_region_matches(s, engine.regions.index, banks, query):
                 if m.entry_id in same_photo:
                     duplicates += m.entry_id != own
                     continue
                 false.append((own, m.entry_id, m.score or 0, "windows"))
-            others = _other_candidates(s, engine, points, same_photo)
+            others: dict[int, tuple[int, bool]] = {}
+            for points in _scan_keypoints(rgb, query):
+                for entry_id, (inliers, matched) in _other_candidates(
+                        s, engine, points, same_photo).items():
+                    before = others.get(entry_id, (0, False))
+                    others[entry_id] = (max(before[0], inliers), before[1] or matched)
             false += [(own, entry_id, float(inliers), "keypoints")
                       for entry_id, (inliers, matched) in others.items() if matched]
             closest.append(max((i for i, _m in others.values()), default=0))
@@ -248,6 +254,16 @@ def negatives(engine: Engine, count: int, sheet: Path | None = None) -> dict[str
                 str(p): float(np.percentile(near, p)) for p in (50, 99, 99.9, 99.99)
             } if near.size else {},
             "hash_s": hash_s, "match_s": match_s}
+
+
+def _scan_keypoints(rgb: np.ndarray, query: Any) -> list[Any]:
+    """The keypoints a scan of ``rgb`` looks up: of the whole upload (at the upload's
+    detection settings), and of its content box when a scan would look there too."""
+    passes = [image_keypoints(rgb, (0, 0, rgb.shape[1], rgb.shape[0]))]
+    x0, y0, x1, y1 = query.content
+    if may_have_bars(rgb) and (x1 - x0) * (y1 - y0) < _RETRY_AREA * query.width * query.height:
+        passes.append(query_keypoints(rgb, query))
+    return passes
 
 
 def _other_candidates(session: Any, engine: Engine, points: Any,

@@ -17,7 +17,14 @@ from PIL import Image
 
 from fixtures_media import make_image
 from haechi.index.word_index import NWORDS, TABLES, WordIndex, words
-from haechi.regions.keypoints import Keypoints, image_keypoints
+from haechi.regions.keypoints import (
+    FRAME_INDEXED_POINTS,
+    FrameKeypoints,
+    Keypoints,
+    frame_keypoints,
+    image_keypoints,
+    read_record,
+)
 from haechi.regions.verify import MIN_INLIERS, verify
 
 U8 = np.ndarray
@@ -307,6 +314,38 @@ def test_a_damaged_keypoint_record_is_refused(damage: str) -> None:
            "wrong magic": b"XXXX" + data[4:]}[damage]
     with pytest.raises(ValueError):
         Keypoints.from_bytes(bad)
+
+
+def _video_record() -> FrameKeypoints:
+    frames = [np.asarray(make_image(seed)) for seed in (4, 5, 6)]
+    return FrameKeypoints(tuple(frame_keypoints(rgb, (0, 0, rgb.shape[1], rgb.shape[0]))
+                                for rgb in frames), (0.0, 1.0, 2.5))
+
+
+def test_a_videos_frame_keypoints_round_trip_and_are_told_from_an_images() -> None:
+    record = _video_record()
+    data = record.to_bytes()
+    back = read_record(data)
+    assert isinstance(back, FrameKeypoints) and back.timestamps == (0.0, 1.0, 2.5)
+    for got, kept in zip(back.frames, record.frames, strict=True):
+        assert np.array_equal(got.descriptors, kept.descriptors)
+    assert back.to_bytes() == data
+    # Each frame's strongest points go into the word index; a video has no mirror side.
+    original, mirrored = back.indexed()
+    assert len(original) == sum(min(len(f), FRAME_INDEXED_POINTS) for f in record.frames)
+    assert len(mirrored) == 0
+    assert isinstance(read_record(_banked().to_bytes()), Keypoints)
+
+
+@pytest.mark.parametrize("damage", ["header only", "one byte short", "one byte more",
+                                    "more frames said", "a frame damaged"])
+def test_a_damaged_frame_keypoint_record_is_refused(damage: str) -> None:
+    data = _video_record().to_bytes()
+    bad = {"header only": data[:6], "one byte short": data[:-1], "one byte more": data + b"1",
+           "more frames said": data[:4] + (9).to_bytes(2, "little") + data[6:],
+           "a frame damaged": data[:14] + b"XXXX" + data[18:]}[damage]
+    with pytest.raises(ValueError):
+        read_record(bad)
 
 
 # -- the geometric check -------------------------------------------------------------------

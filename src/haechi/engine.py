@@ -158,6 +158,8 @@ class Engine:
                                            "[pdq skipped: quality below 50]"})
         # Hashes of the image's parts, kept with its PDQ entry for the region layer.
         regions = self.regions.regions_of(media.rgb) if is_image else None
+        frames = (self.regions.frames_of(media) if media.kind is MediaKind.VIDEO
+                  and any(h.signal == "vpdq" for h in usable) else None)
         with self.db.session() as s:
             added, _ = service.add_entries(s, bank_name=bank, entries=[
                 NewEntry(h.signal, h.value, h.quality, meta) for h in usable
@@ -166,6 +168,10 @@ class Engine:
                 from haechi.regions.service import store_regions
 
                 store_regions(s, added, regions)
+            if frames is not None:
+                from haechi.regions.service import store_frame_keypoints
+
+                store_frame_keypoints(s, added, frames)
         self.indexes.refresh(force=True)
         self.regions.index.refresh(force=True)
         return added

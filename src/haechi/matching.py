@@ -139,6 +139,13 @@ def decide(matches: Sequence[Match]) -> tuple[Decision, str]:
 
 
 def _describe(m: Match) -> str:
+    if m.layer == "regions" and m.transform == "frames" and m.regions:
+        p = m.regions[0]
+        return (f"bank '{m.bank}' entry {m.entry_id} by keypoints in {m.score:.0f} of the "
+                f"upload's sampled frames ({m.threshold:.0f} needed); in the best, the "
+                f"frame's {_box(p.query_box)} lands on the entry's "
+                f"{_box(p.entry_box or (0, 0, 0, 0))} under one movement (the picture "
+                f"scaled {p.scale}x and turned {p.rotation} degrees)")
     if m.layer == "regions" and m.signal == "vpdq" and m.regions:
         return (f"bank '{m.bank}' entry {m.entry_id} by vpdq once the bars around the "
                 f"frames were trimmed (content {_box(m.regions[0].query_box)}): "

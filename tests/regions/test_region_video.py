@@ -49,3 +49,47 @@ def test_a_video_with_bars_matches_by_its_content_box(engine: Engine, top: int,
     # Another clip with the same bars is not this entry.
     assert engine.scan_bytes(_framed(make_video(12, seconds=4.0), top=top,
                                      side=side)).decision == "allow"
+
+
+def _cropped(data: bytes, *, share: float = 0.12) -> bytes:
+    """The clip with ``share`` of its width and height cut away (more on the left and
+    top), re-encoded at the cropped size."""
+    first = next(video_frames(data))
+    h, w = first.shape[:2]
+    x0, y0 = int(w * share * 0.7) & ~1, int(h * share * 0.7) & ~1
+    cw, ch = int(w * (1 - share)) & ~1, int(h * (1 - share)) & ~1
+
+    def frames() -> Iterator[np.ndarray]:
+        for rgb in video_frames(data):
+            yield np.ascontiguousarray(rgb[y0:y0 + ch, x0:x0 + cw])
+
+    return _encode_frames(frames(), fps=10, size=(cw, ch), codec="libx264", container="mp4",
+                          bitrate=None, options={})
+
+
+def test_a_cropped_video_matches_by_the_keypoints_of_its_frames(engine: Engine) -> None:
+    engine.create_bank("known")
+    original = make_video(11, seconds=4.0, size=(320, 240))
+    [entry] = [e for e in engine.add_media("known", original) if e.signal == "vpdq"]
+    cropped = _cropped(original)
+    engine.update_bank("known", regions_enabled=False)
+    assert engine.scan_bytes(cropped).decision == "allow"  # no frame hash survives a crop
+    engine.update_bank("known", regions_enabled=True)
+    result = engine.scan_bytes(cropped)
+    assert result.decision == "block", result.reason
+    [match] = result.matches
+    assert match.entry_id == entry.id and match.layer == "regions"
+    assert match.transform == "frames" and match.score is not None and match.score >= 2
+    assert match.regions is not None and match.regions[0].query_region == "keypoints"
+    assert (match.regions[0].scale or 0) > 1.05  # the picture fills more of the frame
+    assert "sampled frames" in result.reason
+    # A disabled entry stops matching at once (the index follows the feed), and a
+    # rebuilt index finds it again once it is back.
+    engine.set_entry_enabled(entry.id, False)
+    assert engine.scan_bytes(cropped).decision == "allow"
+    engine.set_entry_enabled(entry.id, True)
+    engine.regions.index.rebuild()
+    assert engine.scan_bytes(cropped).decision == "block"
+    # The same crop of another clip is not this entry.
+    assert engine.scan_bytes(_cropped(make_video(12, seconds=4.0, size=(320, 240)))
+                             ).decision == "allow"

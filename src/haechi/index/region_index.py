@@ -1,12 +1,13 @@
 """The in-memory index of region hashes, kept in step with the store like the
-whole-image index: it follows the same ``entry_changes`` feed (PDQ entries) from its
+whole-image index: it follows the same ``entry_changes`` feed (PDQ and vPDQ entries) from its
 own watermark, persists as ``.npy`` files, and rebuilds from ``entry_regions`` when its
 files are missing or unusable.
 
 Two halves: the PDQ hashes of the content-box windows, keyed ``entry_id *
 SLOTS_PER_ENTRY + slot`` (a hit names its entry and slot with no side table), and the
-keypoint words of each entry (:class:`WordIndex`). Boxes and keypoints are read from
-the store only for the few candidates that are verified.
+keypoint words of each entry (:class:`WordIndex`: an image's, or the sampled frames'
+of a video banked from its file). Boxes and keypoints are read from the store only for
+the few candidates that are verified.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from haechi.index.feed_index import FeedFollowingIndex
 from haechi.index.pdq_index import PdqIndex
 from haechi.index.word_index import U8, WordIndex
 from haechi.regions.extract import MIN_QUALITY
-from haechi.regions.keypoints import Keypoints
+from haechi.regions.keypoints import FrameKeypoints, Keypoints, read_record
 from haechi.regions.models import EntryKeypoints, EntryRegion
 from haechi.regions.windows import BOX_SLOTS, SLOTS_PER_ENTRY
 from haechi.store.models import BankEntry, EntryChange
@@ -57,7 +58,7 @@ class RegionIndex(FeedFollowingIndex):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._keypoints: OrderedDict[int, tuple[int, Keypoints]] = OrderedDict()
+        self._keypoints: OrderedDict[int, tuple[int, Keypoints | FrameKeypoints]] = OrderedDict()
         #: Enabled entries with windows but no keypoints: banked before keypoints were
         #: kept. While there are any, scans that keypoints did not match try the windows
         #: too, so those entries keep the matching they had.
@@ -81,7 +82,7 @@ class RegionIndex(FeedFollowingIndex):
         with self._lock:
             self.without_keypoints = ids
 
-    def cached_keypoints(self, entry_id: int) -> tuple[int, Keypoints] | None:
+    def cached_keypoints(self, entry_id: int) -> tuple[int, Keypoints | FrameKeypoints] | None:
         """``(bank id, keypoints)`` of an entry seen lately, or None."""
         with self._lock:
             found = self._keypoints.get(entry_id)
@@ -89,7 +90,8 @@ class RegionIndex(FeedFollowingIndex):
                 self._keypoints.move_to_end(entry_id)
             return found
 
-    def cache_keypoints(self, entry_id: int, bank_id: int, keypoints: Keypoints) -> None:
+    def cache_keypoints(self, entry_id: int, bank_id: int,
+                        keypoints: Keypoints | FrameKeypoints) -> None:
         with self._lock:
             self._keypoints[entry_id] = (bank_id, keypoints)
             while len(self._keypoints) > self.CACHED_KEYPOINTS:
@@ -143,7 +145,7 @@ class RegionIndex(FeedFollowingIndex):
     # -- keeping up ----------------------------------------------------------------
 
     def refresh(self, *, force: bool = False) -> int:
-        """Apply PDQ entry changes made since the last refresh, by any process."""
+        """Apply PDQ and vPDQ entry changes made since the last refresh, by any process."""
         now = time.monotonic()
         if not force and now - self._last_refresh < self.refresh_seconds:
             return 0
@@ -155,7 +157,8 @@ class RegionIndex(FeedFollowingIndex):
                 with self.db.session() as s:
                     changes = s.execute(
                         select(EntryChange.seq, EntryChange.entry_id, EntryChange.op)
-                        .where(EntryChange.seq > self.seq, EntryChange.signal == "pdq")
+                        .where(EntryChange.seq > self.seq,
+                               EntryChange.signal.in_(("pdq", "vpdq")))
                         .order_by(EntryChange.seq).limit(_BATCH)
                     ).all()
                     top = s.scalar(select(func.max(EntryChange.seq))) or 0
@@ -253,7 +256,7 @@ def _described(entry_id: int, data: bytes) -> tuple[int, U8, U8] | None:
     """What the word index takes from a stored keypoint record (None, logged, for a
     record that cannot be read: one bad row must not stop the index)."""
     try:
-        original, mirrored = Keypoints.from_bytes(data).indexed()
+        original, mirrored = read_record(data).indexed()
     except ValueError as exc:
         log.warning("entry %d: keypoints skipped: %s", entry_id, exc)
         return None

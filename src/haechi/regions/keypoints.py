@@ -197,3 +197,77 @@ def image_keypoints(rgb: np.ndarray, content: Box, *, bank: bool = False,
         mpoints, mdesc = detect(np.ascontiguousarray(gray[:, ::-1]))
         mirror = Keypoints(mpoints, mdesc, size, content, mirrored=True)
     return Keypoints(points, desc, size, content, mirror=mirror)
+
+
+def frame_keypoints(rgb: np.ndarray, content: Box) -> Keypoints:
+    """Keypoints of one banked video frame's content box, at the bank's settings (a
+    video's copies are re-encoded, cropped or framed: no mirror image is kept)."""
+    gray = work_gray(rgb, content)
+    points, desc = detect(gray)
+    return Keypoints(points, desc, (gray.shape[1], gray.shape[0]), content)
+
+
+#: Points per frame that go into the word index: a video entry posts all its frames'.
+FRAME_INDEXED_POINTS = 32
+_FRAMES_MAGIC = b"HKF1"
+#: magic, frames; then per frame: timestamp (s), length of its keypoint record.
+_FRAMES_HEADER = struct.Struct("<4sH")
+_FRAME_HEADER = struct.Struct("<fI")
+
+
+@dataclass(frozen=True)
+class FrameKeypoints:
+    """A banked video's keypoints: those of a few frames spread over it."""
+
+    frames: tuple[Keypoints, ...]
+    timestamps: tuple[float, ...]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def to_bytes(self) -> bytes:
+        parts = [_FRAMES_HEADER.pack(_FRAMES_MAGIC, len(self.frames))]
+        for timestamp, frame in zip(self.timestamps, self.frames, strict=True):
+            data = frame.to_bytes()
+            parts += [_FRAME_HEADER.pack(timestamp, len(data)), data]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FrameKeypoints:
+        """Parse what ``to_bytes`` wrote; ValueError names what is wrong."""
+        if len(data) < _FRAMES_HEADER.size:
+            raise ValueError("frame keypoint record is truncated")
+        magic, count = _FRAMES_HEADER.unpack_from(data)
+        if magic != _FRAMES_MAGIC:
+            raise ValueError("not a frame keypoint record")
+        at = _FRAMES_HEADER.size
+        frames: list[Keypoints] = []
+        timestamps: list[float] = []
+        for _ in range(count):
+            if len(data) < at + _FRAME_HEADER.size:
+                raise ValueError("frame keypoint record is truncated")
+            timestamp, size = _FRAME_HEADER.unpack_from(data, at)
+            at += _FRAME_HEADER.size
+            if len(data) < at + size:
+                raise ValueError("frame keypoint record is truncated")
+            if not np.isfinite(timestamp):
+                raise ValueError("frame keypoint record has a bad timestamp")
+            frames.append(Keypoints.from_bytes(data[at:at + size]))
+            timestamps.append(round(float(timestamp), 3))
+            at += size
+        if at != len(data):
+            raise ValueError("frame keypoint record has bytes after its last frame")
+        return cls(tuple(frames), tuple(timestamps))
+
+    def indexed(self) -> tuple[U8, U8]:
+        """Descriptors for the word index: every frame's strongest, and no mirror."""
+        parts = [frame.descriptors[:FRAME_INDEXED_POINTS] for frame in self.frames]
+        empty = np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
+        return (np.concatenate(parts) if parts else empty), empty
+
+
+def read_record(data: bytes) -> Keypoints | FrameKeypoints:
+    """A stored keypoint record: an image's or a video's frames'."""
+    if data[:4] == _FRAMES_MAGIC:
+        return FrameKeypoints.from_bytes(data)
+    return Keypoints.from_bytes(data)

@@ -7,6 +7,8 @@ Two kinds of evidence, both checked from what the bank stores (it holds no pixel
   (``regions/verify.py``): at least the bank's ``region_min_inliers`` points (default
   30) must agree on one movement of the picture. This catches crops, rotations,
   mirrored crops, stickers and most framed copies;
+* frames (``find_frame_matches``): a video's sampled frames against the frames kept
+  of a banked video, each with the same geometric check;
 * windows (``find_region_matches``, for flat pictures with few keypoints): two or more
   of the content-box regions (content, centre, the four quarters) agree within the
   bank's ``region_threshold``, all in the same orientation (all mirrored or none).
@@ -27,7 +29,7 @@ from sqlalchemy.orm import Session
 from haechi.banks.service import entry_info
 from haechi.index.region_index import RegionIndex, split_key
 from haechi.regions.extract import MIN_QUALITY, Regions
-from haechi.regions.keypoints import Keypoints
+from haechi.regions.keypoints import FrameKeypoints, Keypoints, read_record
 from haechi.regions.models import EntryKeypoints, EntryRegion
 from haechi.regions.verify import Verified, verify
 from haechi.regions.windows import MIRRORED_SLOT, SLOT_NAMES, Window
@@ -37,6 +39,8 @@ from haechi.store.models import Bank, BankEntry
 
 log = logging.getLogger(__name__)
 
+#: Sampled upload frames that must each land on one of a banked video's frames.
+MIN_VIDEO_FRAMES = 2
 #: Candidates come from regions this close; verification then uses the bank's threshold.
 RETRIEVE_THRESHOLD = 15
 #: Box regions that must agree for a match.
@@ -142,6 +146,8 @@ def find_keypoint_matches(session: Session, index: RegionIndex, banks: dict[int,
             continue
         tried.add(entry_id)
         bank_id, entry = stored[entry_id]
+        if not isinstance(entry, Keypoints):  # a video's frames: see find_frame_matches
+            continue
         target = entry.mirror if mirrored else entry
         bank = usable[bank_id]
         result = (verify(query, target, min_inliers=bank.region_min_inliers)
@@ -155,6 +161,45 @@ def find_keypoint_matches(session: Session, index: RegionIndex, banks: dict[int,
     out = {entry_id: _keypoint_match(row, usable[row.bank_id], *checked[entry_id])
            for entry_id, row in entries.items()}
     return list(out.values())
+
+
+def find_frame_matches(session: Session, index: RegionIndex, banks: dict[int, Bank],
+                       frames: Sequence[Keypoints]) -> list[Match]:
+    """Videos banked from their file that an upload's sampled ``frames`` show (cropped,
+    framed or re-encoded): each upload frame's best candidates (as for an image) are
+    checked against every kept frame of the entry, and an entry matches when at least
+    ``MIN_VIDEO_FRAMES`` upload frames (all of them, if fewer were sampled) land on one
+    of its frames."""
+    usable = {bid: b for bid, b in banks.items() if b.regions_enabled}
+    looked = [f for f in frames if len(f)]
+    if not usable or not looked:
+        return []
+    agreeing: dict[int, list[Verified]] = {}
+    for points in looked:
+        found = index.candidates(points.descriptors, limit=KEYPOINT_CANDIDATES)
+        stored = _stored_keypoints(session, index, sorted({c[0] for c in found}), set(usable))
+        tried: set[int] = set()
+        for entry_id, mirrored, shared, _score in found:
+            record = stored.get(entry_id, (0, None))[1]
+            if mirrored or entry_id in tried or not isinstance(record, FrameKeypoints):
+                continue
+            if tried and shared < _RUNNER_UP_WORDS:
+                continue
+            tried.add(entry_id)
+            bank = usable[stored[entry_id][0]]
+            checks = [verify(points, kept, min_inliers=bank.region_min_inliers)
+                      for kept in record.frames]
+            best = max((c for c in checks if c is not None), key=lambda c: c.inliers,
+                       default=None)
+            if best is not None:
+                agreeing.setdefault(entry_id, []).append(best)
+    needed = min(MIN_VIDEO_FRAMES, len(looked))
+    held = {e: v for e, v in agreeing.items() if len(v) >= needed}
+    if not held:
+        return []
+    entries = _live(session, sorted(held), usable)
+    return [_frame_match(row, usable[row.bank_id], held[row.id], len(looked), needed)
+            for row in entries.values()]
 
 
 def _hash(window: Window, mirrored: bool) -> str:
@@ -193,12 +238,12 @@ def _entry_regions(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
 
 
 def _stored_keypoints(session: Session, index: RegionIndex, ids: Sequence[int],
-                      banks: set[int]) -> dict[int, tuple[int, Keypoints]]:
+                      banks: set[int]) -> dict[int, tuple[int, Keypoints | FrameKeypoints]]:
     """Bank id and stored keypoints of the entries of ``banks`` among ``ids``, from the
     index's cache or the store (columns only: rows are loaded for the verified few); a record
     that cannot be read is left out. Disabled entries never get here: the word index
     drops them, and matches are checked against the store once more."""
-    points: dict[int, tuple[int, Keypoints]] = {}
+    points: dict[int, tuple[int, Keypoints | FrameKeypoints]] = {}
     missing = []
     for entry_id in ids:
         cached = index.cached_keypoints(entry_id)
@@ -214,7 +259,7 @@ def _stored_keypoints(session: Session, index: RegionIndex, ids: Sequence[int],
                    BankEntry.enabled.is_(True))
         ):
             try:
-                parsed = Keypoints.from_bytes(data)
+                parsed = read_record(data)
             except ValueError as exc:
                 log.warning("entry %d: stored keypoints unreadable: %s", entry_id, exc)
                 continue
@@ -253,3 +298,17 @@ def _keypoint_match(row: BankEntry, bank: Bank, checked: Verified, mirrored: boo
                  threshold=bank.region_min_inliers,
                  entry=entry_info(row, bank.name), layer="regions", regions=[pair],
                  score=float(checked.inliers))
+
+
+def _frame_match(row: BankEntry, bank: Bank, agreeing: list[Verified], looked: int,
+                 needed: int) -> Match:
+    """A video matched by keypoints: the best frame's evidence, and how many frames."""
+    best = max(agreeing, key=lambda c: c.inliers)
+    pair = RegionPair(query_region="keypoints", entry_region="keypoints",
+                      query_box=best.query_box, entry_box=best.entry_box,
+                      distance=best.distance, scale=best.scale,
+                      rotation=best.rotation_degrees)
+    return Match(bank=bank.name, bank_kind=bank.kind, entry_id=row.id,  # type: ignore[arg-type]
+                 signal=row.signal, transform="frames", threshold=float(needed),
+                 entry=entry_info(row, bank.name), layer="regions", regions=[pair],
+                 score=float(len(agreeing)), query_share=round(100 * len(agreeing) / looked, 1))

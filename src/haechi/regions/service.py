@@ -24,10 +24,14 @@ from haechi.regions.extract import (
     query_keypoints,
     window_regions,
 )
-from haechi.regions.keypoints import image_keypoints
-from haechi.regions.match import find_keypoint_matches, find_region_matches
+from haechi.regions.keypoints import FrameKeypoints, image_keypoints
+from haechi.regions.match import find_frame_matches, find_keypoint_matches, find_region_matches
 from haechi.regions.models import EntryKeypoints, EntryRegion
-from haechi.regions.video import trimmed_frames
+from haechi.regions.video import (
+    bank_frame_keypoints,
+    trimmed_frames,
+    upload_frame_keypoints,
+)
 from haechi.results import EntryInfo, Match, RegionPair, ScanResult
 from haechi.store.models import Bank
 
@@ -63,6 +67,15 @@ def store_regions(session: Session, entries: Sequence[EntryInfo], regions: Regio
     return stored
 
 
+def store_frame_keypoints(session: Session, entries: Sequence[EntryInfo],
+                          record: FrameKeypoints) -> None:
+    """Keep a video's frame keypoints with its vPDQ entry among ``entries``, in the
+    caller's transaction (the index sees them with the entry's "add")."""
+    for entry in entries:
+        if entry.signal == "vpdq":
+            session.merge(EntryKeypoints(entry_id=entry.id, data=record.to_bytes()))
+
+
 class RegionService:
     """Held by the engine as ``engine.regions``."""
 
@@ -76,6 +89,10 @@ class RegionService:
     def regions_of(self, rgb: np.ndarray) -> Regions:
         """What the bank keeps for an image."""
         return compute_regions(rgb, bank=True)
+
+    def frames_of(self, media: Media) -> FrameKeypoints | None:
+        """What the bank keeps of a video for its cropped copies."""
+        return bank_frame_keypoints(list(media.frames()))
 
     def scan(self, rgb: np.ndarray, result: ScanResult, enabled: dict[int, Bank]) -> None:
         """Run the region layer on an upload the whole-image layers did not match, and
@@ -154,24 +171,35 @@ class RegionService:
                 Bank.enabled.is_(True), Bank.regions_enabled.is_(True)).limit(1))
         if enabled is None:
             return
-        trimmed = trimmed_frames(media)
+        decoded = list(media.frames())
+        trimmed = trimmed_frames(decoded)
         result.timings_ms["regions_hash_ms"] = _ms(t0)
-        if trimmed is None:
-            return
-        box, frames = trimmed
-        t1 = time.perf_counter()
-        self.engine.indexes.refresh()
-        with self.engine.db.session() as s:
-            matches = [m for m in find_matches(s, self.engine.indexes,
-                                               Query(video_frames=frames))
-                       if m.signal == "vpdq" and self._bank_allows(s, m.bank)]
-        result.timings_ms["regions_match_ms"] = _ms(t1)
-        for m in matches:
-            m.layer = "regions"
-            m.transform = "bars trimmed"
-            m.regions = [RegionPair(query_region="content", entry_region="frame",
-                                    query_box=box, entry_box=None,
-                                    distance=0 if m.distance is None else m.distance)]
+        matches: list[Match] = []
+        if trimmed is not None:
+            box, frames = trimmed
+            t1 = time.perf_counter()
+            self.engine.indexes.refresh()
+            with self.engine.db.session() as s:
+                matches = [m for m in find_matches(s, self.engine.indexes,
+                                                   Query(video_frames=frames))
+                           if m.signal == "vpdq" and self._bank_allows(s, m.bank)]
+            result.timings_ms["regions_match_ms"] = _ms(t1)
+            for m in matches:
+                m.layer = "regions"
+                m.transform = "bars trimmed"
+                m.regions = [RegionPair(query_region="content", entry_region="frame",
+                                        query_box=box, entry_box=None,
+                                        distance=0 if m.distance is None else m.distance)]
+        if not matches and decoded:
+            # Cropped (or framed and cropped) copies: keypoints of a few frames.
+            t2 = time.perf_counter()
+            points = upload_frame_keypoints(decoded, trimmed[0] if trimmed else None)
+            self.index.refresh()
+            with self.engine.db.session() as s:
+                banks = {b.id: b for b in s.scalars(select(Bank).where(
+                    Bank.enabled.is_(True), Bank.regions_enabled.is_(True)))}
+                matches = find_frame_matches(s, self.index, banks, points)
+            result.timings_ms["regions_keypoints_ms"] = _ms(t2)
         if matches:
             result.matches = matches
             result.decision, result.reason = decide(matches)

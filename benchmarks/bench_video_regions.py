@@ -11,9 +11,12 @@ matches) and on, in the same run. Unrelated clips, cropped alike, measure false 
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/bench_video_regions.py --clips 20 \\
+    .venv/bin/python benchmarks/bench_video_regions.py --clips 20 --seconds 5 \\
         --output benchmarks/results/video_regions.json \\
         --markdown benchmarks/results/video_regions.md
+    .venv/bin/python benchmarks/bench_video_regions.py --clips 10 --seconds 30 \\
+        --output benchmarks/results/video_regions_30s.json \\
+        --markdown benchmarks/results/video_regions_30s.md
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def _decode(data: bytes) -> Iterator[np.ndarray]:
 def clip(seed: int, seconds: int = 5) -> bytes:
     """A clip of ``seconds`` neutral scenes, each panning 2 pixels a frame."""
     w, h = SIZE
-    scenes = [np.asarray(make_image(seed * 10 + k).resize((w + 40, h + 30)))
+    scenes = [np.asarray(make_image(seed * 1000 + k).resize((w + 40, h + 30)))
               for k in range(seconds)]
 
     def frames() -> Iterator[np.ndarray]:
@@ -108,13 +111,13 @@ EDITS: dict[str, Callable[[bytes], bytes]] = {
 _REGION_KEYS = ("regions_hash_ms", "regions_match_ms", "regions_keypoints_ms")
 
 
-def run(clips: int) -> dict[str, Any]:
+def run(clips: int, seconds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, \
             Engine(data_dir=Path(tmp) / "d", database_url=f"sqlite:///{tmp}/d.db") as engine:
         engine.create_bank("known")
         banked = []
         for seed in range(clips):
-            data = clip(seed)
+            data = clip(seed, seconds)
             [entry] = [e for e in engine.add_media("known", data) if e.signal == "vpdq"]
             banked.append((entry.id, data))
         per: dict[str, dict[str, Any]] = {}
@@ -142,13 +145,15 @@ def run(clips: int) -> dict[str, Any]:
                          "mean_whole_ms": statistics.fmean(c[1] for c in costs)}
         false = 0
         for seed in range(clips):
-            false += bool(engine.scan_bytes(cropped(clip(1000 + seed), 0.12)).matches)
-    return {"clips": clips, "edits": per, "unrelated_cropped": clips,
+            false += bool(engine.scan_bytes(cropped(clip(1000 + seed, seconds),
+                                                    0.12)).matches)
+    return {"clips": clips, "seconds": seconds, "edits": per, "unrelated_cropped": clips,
             "unrelated_matched": false}
 
 
 def markdown(report: dict[str, Any], command: str) -> str:
     lines = ["## Video copies: cropped and framed re-encodes", "", f"Command: `{command}`", "",
+             f"{report['clips']} clips of {report['seconds']} s.", "",
              "| edit | copies | vPDQ, whole frames | with the region layer | found by | "
              "scan ms, both layers / without the region layer's share |",
              "|---|---|---|---|---|---|"]
@@ -165,11 +170,12 @@ def markdown(report: dict[str, Any], command: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=5, help="length of each clip")
     parser.add_argument("--output", type=Path)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     command = "python benchmarks/bench_video_regions.py " + " ".join(sys.argv[1:])
-    report = run(args.clips)
+    report = run(args.clips, args.seconds)
     write_outputs(report, markdown(report, command), output=args.output,
                   markdown=args.markdown)
 

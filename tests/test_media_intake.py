@@ -560,3 +560,33 @@ def test_batch_of_mixed_files_gives_a_result_per_item() -> None:
             results[name] = exc.code
     assert results == {name: expected for name, _, expected in batch}
 
+
+
+def test_a_short_videos_frames_are_decoded_once_and_shared_read_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from haechi.media import intake
+    from haechi.media import video as video_io
+
+    decodes: list[int] = []
+    real = video_io.sample_frames
+
+    def counted(*args: object, **kwargs: object) -> object:
+        decodes.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(video_io, "sample_frames", counted)
+    media = load_media(make_video(3, seconds=3.0, size=(160, 120)))
+    next(media.frames())  # a reader that stops early leaves nothing held
+    first = [f.number for f in media.frames()]
+    again = list(media.frames())
+    assert len(first) >= 3 and [f.number for f in again] == first
+    assert len(decodes) == 2  # the early reader's pass, then one full pass
+    with pytest.raises(ValueError):
+        again[0].rgb[0, 0] = 1  # held frames are shared: nobody may draw on them
+    # Over the budget, every reader decodes again.
+    monkeypatch.setattr(intake, "HELD_FRAME_BYTES", 10_000)
+    big = load_media(make_video(3, seconds=3.0, size=(160, 120)))
+    decodes.clear()
+    for _ in range(2):
+        assert [f.number for f in big.frames()] == first
+    assert len(decodes) == 2

@@ -93,3 +93,38 @@ def test_a_cropped_video_matches_by_the_keypoints_of_its_frames(engine: Engine) 
     # The same crop of another clip is not this entry.
     assert engine.scan_bytes(_cropped(make_video(12, seconds=4.0, size=(320, 240)))
                              ).decision == "allow"
+
+
+def test_a_long_video_is_streamed_not_held() -> None:
+    """Past the hold budget frames are not kept whole; a dozen reduced ones, spread from
+    the start to the end, are what the keypoints use, and bars are hashed by streaming
+    the frames again."""
+    from haechi.media.video import Frame
+    from haechi.regions import video
+
+    picture = np.random.default_rng(5).integers(0, 256, (360, 720, 3), dtype=np.uint8)
+
+    def frames() -> Iterator[Frame]:
+        for i in range(120):  # 120 frames of 720 x 480: about 124 MB
+            rgb = np.zeros((480, 720, 3), np.uint8)
+            rgb[60:420] = np.roll(picture, i, axis=1)  # letterbox bars of 60 rows
+            yield Frame(number=i * 10, timestamp=float(i), rgb=rgb)
+
+    sampled = video.sample(frames(), boxes=True)
+    assert sampled is not None
+    assert len(sampled.boxes) == 120 and len(sampled.kept) <= 2 * video.KEYPOINT_FRAMES
+    assert max(k.rgb.shape[1] for k in sampled.kept) <= 640
+    stamps = [k.timestamp for k in sampled.spread()]
+    assert len(stamps) == video.KEYPOINT_FRAMES and stamps[0] == 0.0 and stamps[-1] >= 90
+    streamed: list[int] = []
+
+    def again() -> Iterator[Frame]:
+        for f in frames():
+            streamed.append(f.number)
+            yield f
+
+    trimmed = video.trimmed_frames(sampled, again)
+    assert trimmed is not None
+    box, features = trimmed
+    assert abs(box[1] - 60) <= 2 and abs(box[3] - 420) <= 2
+    assert len(features) == len(streamed) == 120

@@ -23,6 +23,9 @@ from haechi.media.sniff import IMAGE_FORMATS, MediaKind, format_from_name, kind_
 
 __all__ = ["Media", "MediaKind", "load_media"]
 
+#: A video's sampled frames are held for later readers while they take less than this.
+HELD_FRAME_BYTES = 64 * 1024 * 1024
+
 # Pillow's own bomb guard is process-global and only warns below 2x its limit; we check
 # the declared size ourselves before any pixel is decoded.
 Image.MAX_IMAGE_PIXELS = None
@@ -46,7 +49,10 @@ def _heic_available() -> bool:
 class Media:
     """One uploaded file, recognised and bounded.
 
-    ``rgb`` (images) decodes once on first use; ``frames`` (videos) streams.
+    ``rgb`` (images) decodes once on first use; ``frames`` (videos) streams, and a
+    short video's frames (under ``HELD_FRAME_BYTES`` in all) are held after the first
+    full pass, read-only, so the next reader (the region layer, detection) does not
+    decode them again.
     """
 
     data: bytes
@@ -62,6 +68,7 @@ class Media:
     working_size: tuple[int, int] | None = None
     limits: Limits = field(default_factory=Limits)
     _image: Image.Image | None = None
+    _held: list[video_io.Frame] | None = field(default=None, repr=False)
 
     @cached_property
     def rgb(self) -> np.ndarray:
@@ -74,8 +81,26 @@ class Media:
         """Frames sampled every ``limits.video_seconds_per_hash`` seconds."""
         if self.kind is not MediaKind.VIDEO:
             raise MediaError("not a video", code="wrong_media_kind")
-        return video_io.sample_frames(self.data, self.limits, expected_s=self.duration_s,
-                                      warnings=self.warnings)
+        if self._held is not None:
+            return iter(self._held)
+        return self._holding(video_io.sample_frames(
+            self.data, self.limits, expected_s=self.duration_s, warnings=self.warnings))
+
+    def _holding(self, frames: Iterator[video_io.Frame]) -> Iterator[video_io.Frame]:
+        """Pass ``frames`` on, keeping them while they fit; kept only once the pass
+        completes (a reader that stops early leaves nothing half-held)."""
+        held: list[video_io.Frame] | None = []
+        size = 0
+        for frame in frames:
+            if held is not None:
+                size += frame.rgb.nbytes
+                if size <= HELD_FRAME_BYTES:
+                    frame.rgb.flags.writeable = False  # shared by every later reader
+                    held.append(frame)
+                else:
+                    held = None
+            yield frame
+        self._held = held
 
 
 def load_media(data: bytes, *, name: str | None = None, limits: Limits | None = None) -> Media:

@@ -175,7 +175,7 @@ def find_frame_matches(session: Session, index: RegionIndex, banks: dict[int, Ba
     if not usable or not looked:
         return []
     agreeing: dict[int, list[Verified]] = {}
-    for points in looked:
+    for position, points in enumerate(looked):
         found = index.candidates(points.descriptors, limit=KEYPOINT_CANDIDATES)
         stored = _stored_keypoints(session, index, sorted({c[0] for c in found}), set(usable))
         tried: set[int] = set()
@@ -187,12 +187,15 @@ def find_frame_matches(session: Session, index: RegionIndex, banks: dict[int, Ba
                 continue
             tried.add(entry_id)
             bank = usable[stored[entry_id][0]]
-            checks = [verify(points, kept, min_inliers=bank.region_min_inliers)
-                      for kept in record.frames]
-            best = max((c for c in checks if c is not None), key=lambda c: c.inliers,
-                       default=None)
-            if best is not None:
-                agreeing.setdefault(entry_id, []).append(best)
+            # The kept frame at the same place in the video first: a copy of the whole
+            # video usually agrees there, and the first that agrees is enough.
+            where = position / max(1, len(looked) - 1) * (len(record) - 1)
+            for j in sorted(range(len(record)), key=lambda j: abs(j - where)):
+                found_here = verify(points, record.frames[j],
+                                    min_inliers=bank.region_min_inliers)
+                if found_here is not None:
+                    agreeing.setdefault(entry_id, []).append(found_here)
+                    break
     needed = min(MIN_VIDEO_FRAMES, len(looked))
     held = {e: v for e, v in agreeing.items() if len(v) >= needed}
     if not held:

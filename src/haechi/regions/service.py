@@ -29,6 +29,7 @@ from haechi.regions.match import find_frame_matches, find_keypoint_matches, find
 from haechi.regions.models import EntryKeypoints, EntryRegion
 from haechi.regions.video import (
     bank_frame_keypoints,
+    sample,
     trimmed_frames,
     upload_frame_keypoints,
 )
@@ -92,7 +93,8 @@ class RegionService:
 
     def frames_of(self, media: Media) -> FrameKeypoints | None:
         """What the bank keeps of a video for its cropped copies."""
-        return bank_frame_keypoints(list(media.frames()))
+        sampled = sample(media.frames(), boxes=False)
+        return bank_frame_keypoints(sampled) if sampled is not None else None
 
     def scan(self, rgb: np.ndarray, result: ScanResult, enabled: dict[int, Bank]) -> None:
         """Run the region layer on an upload the whole-image layers did not match, and
@@ -171,8 +173,10 @@ class RegionService:
                 Bank.enabled.is_(True), Bank.regions_enabled.is_(True)).limit(1))
         if enabled is None:
             return
-        decoded = list(media.frames())
-        trimmed = trimmed_frames(decoded)
+        sampled = sample(media.frames(), boxes=True)
+        if sampled is None:
+            return
+        trimmed = trimmed_frames(sampled, media.frames)
         result.timings_ms["regions_hash_ms"] = _ms(t0)
         matches: list[Match] = []
         if trimmed is not None:
@@ -190,10 +194,10 @@ class RegionService:
                 m.regions = [RegionPair(query_region="content", entry_region="frame",
                                         query_box=box, entry_box=None,
                                         distance=0 if m.distance is None else m.distance)]
-        if not matches and decoded:
+        if not matches:
             # Cropped (or framed and cropped) copies: keypoints of a few frames.
             t2 = time.perf_counter()
-            points = upload_frame_keypoints(decoded, trimmed[0] if trimmed else None)
+            points = upload_frame_keypoints(sampled, trimmed[0] if trimmed else None)
             self.index.refresh()
             with self.engine.db.session() as s:
                 banks = {b.id: b for b in s.scalars(select(Bank).where(

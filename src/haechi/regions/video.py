@@ -10,12 +10,17 @@ from its file, the keypoints of ``KEYPOINT_FRAMES`` frames spread over it are ke
 (``bank_frame_keypoints``); a scan looks up as many frames of the upload
 (``upload_frame_keypoints``) and each must land on one of the entry's frames under one
 movement of the picture, as an image's keypoints must (``regions/match.py``).
+
+Frames are streamed: a long video leaves only its boxes and a dozen reduced frames in
+memory here (``Media`` holds a short video's frames for the next reader).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
 from haechi.media.video import Frame
@@ -32,55 +37,109 @@ from haechi.signals.vpdq import VpdqFeature
 
 #: Frames of a video whose keypoints the bank keeps, and that a scan looks up.
 KEYPOINT_FRAMES = 6
+#: Frames kept for keypoints are reduced to this longer side (twice the work size: a
+#: content box inside bars still has the work size's pixels).
+_KEPT_SIDE = 2 * WORK_SIDE
 
 
-def common_box(frames: Sequence[Frame]) -> Box:
-    """The frames' common content box (the whole frame when nothing is trimmed)."""
-    boxes = np.array([content_box(f.rgb) for f in frames])
-    x0, y0, x1, y1 = (int(v) for v in np.median(boxes, axis=0))
-    h, w = frames[0].rgb.shape[:2]
-    if x1 - x0 < w * 0.2 or y1 - y0 < h * 0.2:
-        return 0, 0, w, h
-    return x0, y0, x1, y1
+@dataclass(frozen=True)
+class _Kept:
+    rgb: np.ndarray
+    timestamp: float
+    #: Reduced pixels per frame pixel.
+    scale: float
 
 
-def trimmed_frames(frames: Sequence[Frame]) -> tuple[Box, list[VpdqFeature]] | None:
-    """The frames' common content box and their hashes over it; None without bars."""
-    if not frames:
+@dataclass(frozen=True)
+class Sampled:
+    """What one pass over a video's sampled frames keeps."""
+
+    size: tuple[int, int]
+    #: Each frame's content box (empty unless asked for).
+    boxes: list[Box]
+    #: Reduced frames evenly spread over the video (within a factor of two).
+    kept: list[_Kept]
+
+    def common_box(self) -> Box:
+        """The frames' common content box (the whole frame when nothing is trimmed)."""
+        w, h = self.size
+        if not self.boxes:
+            return 0, 0, w, h
+        x0, y0, x1, y1 = (int(v) for v in np.median(np.array(self.boxes), axis=0))
+        if x1 - x0 < w * 0.2 or y1 - y0 < h * 0.2:
+            return 0, 0, w, h
+        return x0, y0, x1, y1
+
+    def spread(self, count: int = KEYPOINT_FRAMES) -> list[_Kept]:
+        if len(self.kept) <= count:
+            return list(self.kept)
+        picks = np.unique(np.round(np.linspace(0, len(self.kept) - 1, count)).astype(int))
+        return [self.kept[i] for i in picks]
+
+
+def sample(frames: Iterable[Frame], *, boxes: bool) -> Sampled | None:
+    """Stream ``frames`` once: their content boxes (if ``boxes``) and a few reduced
+    frames, halved in number (every other one dropped) whenever they grow past twice
+    ``KEYPOINT_FRAMES``. None for a video without frames."""
+    found: list[Box] = []
+    kept: list[_Kept] = []
+    stride = 1
+    size: tuple[int, int] | None = None
+    for i, frame in enumerate(frames):
+        h, w = frame.rgb.shape[:2]
+        size = size or (w, h)
+        if boxes:
+            found.append(content_box(frame.rgb))
+        if i % stride == 0:
+            scale = min(1.0, _KEPT_SIDE / max(h, w, 1))
+            small = frame.rgb if scale == 1.0 else cv2.resize(
+                np.ascontiguousarray(frame.rgb), (max(1, round(w * scale)),
+                                                  max(1, round(h * scale))),
+                interpolation=cv2.INTER_AREA)
+            kept.append(_Kept(small, frame.timestamp, scale))
+            if len(kept) > 2 * KEYPOINT_FRAMES:
+                kept, stride = kept[::2], stride * 2
+    if size is None:
         return None
-    x0, y0, x1, y1 = common_box(frames)
-    h, w = frames[0].rgb.shape[:2]
-    if (x0, y0, x1, y1) == (0, 0, w, h):
+    return Sampled(size, found, kept)
+
+
+def trimmed_frames(sampled: Sampled,
+                   frames: Callable[[], Iterable[Frame]]) -> tuple[Box, list[VpdqFeature]] | None:
+    """The frames' common content box and their hashes over it (``frames`` gives them
+    again: a short video's are held by its ``Media``); None without bars."""
+    x0, y0, x1, y1 = box = sampled.common_box()
+    if box == (0, 0, *sampled.size):
         return None
     features = []
-    for f in frames:
+    for f in frames():
         value, quality = pdq_of_rgb(f.rgb[y0:y1, x0:x1])
         features.append(VpdqFeature(value, quality, round(f.timestamp, 3), f.number))
-    return (x0, y0, x1, y1), features
+    return box, features
 
 
-def spread(frames: Sequence[Frame], count: int = KEYPOINT_FRAMES) -> list[Frame]:
-    """At most ``count`` frames evenly spread from the first to the last."""
-    if len(frames) <= count:
-        return list(frames)
-    picks = np.unique(np.round(np.linspace(0, len(frames) - 1, count)).astype(int))
-    return [frames[i] for i in picks]
+def _in_kept(box: Box, kept: _Kept) -> Box:
+    h, w = kept.rgb.shape[:2]
+    x0, y0, x1, y1 = (round(v * kept.scale) for v in box)
+    return min(x0, w - 1), min(y0, h - 1), max(min(x1, w), 1), max(min(y1, h), 1)
 
 
-def bank_frame_keypoints(frames: Sequence[Frame]) -> FrameKeypoints | None:
-    """What the bank keeps of a video for crops: keypoints of a few frames' content."""
-    chosen = spread(frames)
-    if not chosen:
-        return None
-    box = common_box(chosen)
-    return FrameKeypoints(tuple(frame_keypoints(f.rgb, box) for f in chosen),
-                          tuple(round(f.timestamp, 3) for f in chosen))
+def bank_frame_keypoints(sampled: Sampled) -> FrameKeypoints:
+    """What the bank keeps of a video for crops: keypoints of a few frames' content.
+    Boxes are given back in the video's own pixels."""
+    chosen = sampled.spread()
+    if not sampled.boxes:  # boxes of the chosen frames only, in the video's pixels
+        found = [tuple(round(v / k.scale) for v in content_box(k.rgb)) for k in chosen]
+        sampled = replace(sampled, boxes=found)  # type: ignore[arg-type]
+    box = sampled.common_box()
+    return FrameKeypoints(
+        tuple(replace(frame_keypoints(k.rgb, _in_kept(box, k)), content=box) for k in chosen),
+        tuple(round(k.timestamp, 3) for k in chosen))
 
 
-def upload_frame_keypoints(frames: Sequence[Frame], box: Box | None) -> list[Keypoints]:
-    """An upload's keypoints of a few frames, inside ``box`` (bars trimmed) if given."""
-    out = []
-    for f in spread(frames):
-        h, w = f.rgb.shape[:2]
-        out.append(image_keypoints(f.rgb, box or (0, 0, w, h), min_side=WORK_SIDE))
-    return out
+def upload_frame_keypoints(sampled: Sampled, box: Box | None) -> list[Keypoints]:
+    """An upload's keypoints of a few frames, inside ``box`` (bars trimmed) if given, at
+    the full work size."""
+    inside = box or (0, 0, *sampled.size)
+    return [replace(image_keypoints(k.rgb, _in_kept(inside, k), min_side=WORK_SIDE),
+                    content=inside) for k in sampled.spread()]

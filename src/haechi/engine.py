@@ -307,7 +307,7 @@ class Engine:
             # Edited copies (cropped, framed, captioned, stickered): clean ones never pay.
             self.regions.scan(media.rgb, result, banks)
         elif media.kind is MediaKind.VIDEO and not result.matches:
-            self.regions.scan_video(media, result)
+            self.regions.scan_video(media, result, banks)
         result.name, result.media, result.hashes = name, self._media_info(media), values
         result.detections = detections
         if media.kind is MediaKind.IMAGE and (query.pdq_quality or 0) < MIN_QUALITY:

@@ -137,7 +137,9 @@ def find_keypoint_matches(session: Session, index: RegionIndex, banks: dict[int,
     # nearly symmetric): each is checked until one orientation of the entry holds; the
     # mirror image's points are stored, so a mirrored check costs no second detection.
     for entry_id, mirrored, shared, score in found:
-        if entry_id not in stored or entry_id in checked:
+        bank_id, entry = stored.get(entry_id, (0, None))
+        # A video's frames (find_frame_matches) never take an image's place.
+        if not isinstance(entry, Keypoints) or entry_id in checked:
             continue
         if confirmed and score < _AFTER_MATCH * confirmed:
             continue
@@ -145,9 +147,6 @@ def find_keypoint_matches(session: Session, index: RegionIndex, banks: dict[int,
                 and shared < _RUNNER_UP_WORDS):
             continue
         tried.add(entry_id)
-        bank_id, entry = stored[entry_id]
-        if not isinstance(entry, Keypoints):  # a video's frames: see find_frame_matches
-            continue
         target = entry.mirror if mirrored else entry
         bank = usable[bank_id]
         result = (verify(query, target, min_inliers=bank.region_min_inliers)

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from haechi.errors import MediaError
@@ -156,22 +155,21 @@ class RegionService:
                                           window_regions(located))
         return matches
 
-    def scan_video(self, media: Media, result: ScanResult) -> None:
-        """Letterboxed or pillarboxed re-encodes: match the frames' content box."""
+    def scan_video(self, media: Media, result: ScanResult, enabled: dict[int, Bank]) -> None:
+        """Letterboxed, pillarboxed or cropped re-encodes, in the ``enabled`` banks that
+        have the layer on: the frames' content box, then keypoints of a few frames."""
         try:
-            self._scan_video(media, result)
+            self._scan_video(media, result, enabled)
         except MediaError as exc:
             result.reason += f" (the region layer could not read the frames: {exc.message})"
         except Exception as exc:
             log.exception("the region layer failed")
             result.reason += f" (the region layer could not run: {type(exc).__name__})"
 
-    def _scan_video(self, media: Media, result: ScanResult) -> None:
+    def _scan_video(self, media: Media, result: ScanResult, enabled: dict[int, Bank]) -> None:
         t0 = time.perf_counter()
-        with self.engine.db.session() as s:
-            enabled = s.scalar(select(Bank.id).where(
-                Bank.enabled.is_(True), Bank.regions_enabled.is_(True)).limit(1))
-        if enabled is None:
+        banks = {bank_id: b for bank_id, b in enabled.items() if b.regions_enabled}
+        if not banks:
             return
         sampled = sample(media.frames(), boxes=True)
         if sampled is None:
@@ -183,10 +181,11 @@ class RegionService:
             box, frames = trimmed
             t1 = time.perf_counter()
             self.engine.indexes.refresh()
+            names = {b.name for b in banks.values()}
             with self.engine.db.session() as s:
                 matches = [m for m in find_matches(s, self.engine.indexes,
-                                                   Query(video_frames=frames))
-                           if m.signal == "vpdq" and self._bank_allows(s, m.bank)]
+                                                   Query(video_frames=frames), banks)
+                           if m.signal == "vpdq" and m.bank in names]
             result.timings_ms["regions_match_ms"] = _ms(t1)
             for m in matches:
                 m.layer = "regions"
@@ -200,17 +199,11 @@ class RegionService:
             points = upload_frame_keypoints(sampled, trimmed[0] if trimmed else None)
             self.index.refresh()
             with self.engine.db.session() as s:
-                banks = {b.id: b for b in s.scalars(select(Bank).where(
-                    Bank.enabled.is_(True), Bank.regions_enabled.is_(True)))}
                 matches = find_frame_matches(s, self.index, banks, points)
             result.timings_ms["regions_keypoints_ms"] = _ms(t2)
         if matches:
             result.matches = matches
             result.decision, result.reason = decide(matches)
-
-    @staticmethod
-    def _bank_allows(session: Session, name: str) -> bool:
-        return bool(session.scalar(select(Bank.regions_enabled).where(Bank.name == name)))
 
     def close(self, *, save_index: bool = True) -> None:
         if save_index and self.index.ready and self.index.seq != self.index.saved_seq:
